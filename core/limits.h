@@ -1,0 +1,53 @@
+/*
+ * limits.h - every bound in onex, in one place.
+ *
+ * Each queue, buffer, retry and loop in the runtime has an upper bound, and
+ * each bound is named here so it can be read, reviewed and changed at once
+ * (ARCHITECTURE_NOTES property 4). Units are in the name: _bytes, _ms, _max.
+ */
+#ifndef ONEX_LIMITS_H
+#define ONEX_LIMITS_H
+
+/* Largest encoded envelope the host accepts or emits (1 MiB). */
+#define ONEX_ENVELOPE_BYTES_MAX (1024u * 1024u)
+
+/* Longest string accepted in a routing field (slug, operation, handler type). */
+#define ONEX_NAME_BYTES_MAX 128u
+
+/* Contract files: size, YAML nesting depth, list lengths. */
+#define ONEX_CONTRACT_BYTES_MAX (4u * 1024u * 1024u)
+#define ONEX_CONTRACT_DEPTH_MAX 32u
+#define ONEX_CONTRACT_HANDLERS_MAX 16u
+#define ONEX_CONTRACT_NODES_MAX 1024u
+#define ONEX_CONTRACT_WARNINGS_MAX 64u
+#define ONEX_TOPIC_BYTES_MAX 249u /* Kafka's own topic-name limit */
+#define ONEX_PATH_BYTES_MAX 4096u
+
+/* Host: envelopes being handled at once (v0.1 is sequential: 1). */
+#define ONEX_HOST_INFLIGHT_DEFAULT 1u
+#define ONEX_HOST_INFLIGHT_MAX 10000u
+/* Requests whose handler timed out but has not yet called back. */
+#define ONEX_HOST_ABANDONED_MAX 1024u
+#define ONEX_HANDLER_TIMEOUT_MS_DEFAULT 30000u
+#define ONEX_SHUTDOWN_GRACE_S_DEFAULT 30u
+#define ONEX_SHUTDOWN_GRACE_S_MIN 1u
+#define ONEX_SHUTDOWN_GRACE_S_MAX 300u
+
+/* Event loop: timers and watched descriptors alive at once. */
+#define ONEX_LOOP_TIMERS_MAX 65536u
+#define ONEX_LOOP_FDS_MAX 1024u
+
+/* In-memory bus: queued bytes per bus, history entries kept for tests. */
+#define ONEX_INMEMORY_QUEUE_BYTES_MAX (64u * 1024u * 1024u)
+#define ONEX_INMEMORY_HISTORY_DEFAULT 1000u
+#define ONEX_BUS_SUBSCRIPTIONS_MAX 64u
+
+/* Stdio bus: bytes buffered from stdin beyond the current line. */
+#define ONEX_STDIO_READ_CHUNK_BYTES 65536u
+
+/* Error text buffers (no allocation on the error path). */
+#define ONEX_ERROR_TEXT_BYTES 1024u
+#define ONEX_ERROR_HINT_BYTES 512u
+#define ONEX_ERROR_SOURCE_BYTES 512u
+
+#endif

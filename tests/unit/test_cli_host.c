@@ -1,0 +1,262 @@
+/*
+ * test_cli_host.c - end to end through the real binaries: envelopes piped
+ * into `onex-host-dev --bus stdio`, replies read from its stdout; the
+ * production host's refusals; --dry-run, --describe-wiring, --help; exit
+ * codes; SIGTERM drain.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spawn.h"
+
+#define DEV_CONTRACT "fixtures/contracts/dev_local.yaml"
+#define ID1 "6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab"
+#define ID2 "0a1b2c3d-4e5f-4a6b-9c8d-abcdefabcdef"
+
+static char dev_bin[512], host_bin[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	spawn_bin("onex-host-dev", dev_bin, sizeof(dev_bin));
+	spawn_bin("onex-host", host_bin, sizeof(host_bin));
+	return 0;
+}
+
+static void run(const char *const argv[], const char *input, size_t len,
+		struct spawn_result *res)
+{
+	struct spawn_opts o = { input, len, NULL, 0, 0, 20000 };
+	assert_int_equal(spawn_run(argv, &o, res), 0);
+}
+
+static json_t *line_json(const struct spawn_result *res, size_t n)
+{
+	static char buf[1 << 16];
+	json_t *j = json_loads(spawn_line(res->out, n, buf, sizeof(buf)), 0, NULL);
+	if (!j)
+		fail_msg("stdout line %zu is not JSON: %s", n, buf);
+	return j;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+	if (!text || !strstr(text, part))
+		fail_msg("'%s' does not contain '%s'", text ? text : "(null)", part);
+}
+
+static void test_echo_through_stdio(void **state)
+{
+	(void)state;
+	const char *in = "{\"envelope_id\":\"" ID1 "\",\"correlation_id\":\"" ID2 "\","
+			 "\"handler_type\":\"local\",\"operation\":\"local.echo\","
+			 "\"payload\":{\"msg\":\"hi\"},\"timestamp\":\"2025-01-01T00:00:00.000000Z\"}\n";
+	const char *argv[] = { dev_bin, "--bus", "stdio", DEV_CONTRACT, NULL };
+	struct spawn_result res;
+	run(argv, in, strlen(in), &res);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(spawn_count_lines(res.out), 1);
+	json_t *r = line_json(&res, 0);
+	assert_string_equal(str(r, "correlation_id"), ID2);
+	assert_string_equal(str(r, "causation_id"), ID1);
+	assert_true(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(str(json_object_get(r, "payload"), "msg"), "hi");
+	json_decref(r);
+	assert_contains(res.err, "development host");
+	spawn_result_release(&res);
+}
+
+static void test_malformed_lines_each_get_an_error(void **state)
+{
+	(void)state;
+	/* 1: truncated JSON, 2: wrong types, 3: 1 MiB payload, 4: invalid UTF-8,
+	 * 5: unknown handler, 6: not an object, 7: valid. Blank lines skipped. */
+	size_t big = 1024 * 1024;
+	size_t cap = big + 4096;
+	char *in = malloc(cap);
+	size_t n = 0;
+	n += (size_t)snprintf(in + n, cap - n, "{\"operation\":\"local.echo\",\"payl\n");
+	n += (size_t)snprintf(in + n, cap - n, "{\"operation\":42,\"payload\":[],\"correlation_id\":false}\n");
+	n += (size_t)snprintf(in + n, cap - n, "{\"operation\":\"local.echo\",\"payload\":{\"s\":\"");
+	memset(in + n, 'a', big);
+	n += big;
+	n += (size_t)snprintf(in + n, cap - n, "\"}}\n\n");
+	n += (size_t)snprintf(in + n, cap - n, "{\"operation\":\"local.echo\",\"payload\":{\"s\":\"\xff\xfe\"}}\n");
+	n += (size_t)snprintf(in + n, cap - n, "{\"operation\":\"consul.kv_get\",\"handler_type\":\"consul\"}\n");
+	n += (size_t)snprintf(in + n, cap - n, "[]\n");
+	n += (size_t)snprintf(in + n, cap - n, "{\"operation\":\"local.echo\",\"payload\":{\"ok\":1}}");
+	const char *argv[] = { dev_bin, "--bus", "stdio", DEV_CONTRACT, NULL };
+	struct spawn_result res;
+	run(argv, in, n, &res);
+	free(in);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(spawn_count_lines(res.out), 7);
+
+	static const struct {
+		const char *code, *part;
+	} want[] = {
+		{ "ENVELOPE_VALIDATION_ERROR", "stdin line 1: invalid JSON" },
+		{ "ENVELOPE_VALIDATION_ERROR", "stdin line 2: invalid envelope" },
+		{ "ENVELOPE_VALIDATION_ERROR", "stdin line 3: envelope is" },
+		{ "ENVELOPE_VALIDATION_ERROR", "stdin line 5: invalid JSON" },
+		{ "HANDLER_NOT_FOUND", "no handler registered for type 'consul'" },
+		{ "ENVELOPE_VALIDATION_ERROR", "stdin line 7: an envelope must be a JSON object" },
+	};
+	for (size_t i = 0; i < 6; i++) {
+		json_t *r = line_json(&res, i);
+		json_t *e = json_object_get(r, "error");
+		assert_string_equal(str(e, "code"), want[i].code);
+		assert_contains(str(e, "message"), want[i].part);
+		assert_true(json_is_false(json_object_get(r, "success")));
+		json_decref(r);
+	}
+	json_t *r = line_json(&res, 1);
+	const char *msg = str(json_object_get(r, "error"), "message");
+	assert_contains(msg, "operation (must be");
+	assert_contains(msg, "payload (must be an object or null)");
+	assert_contains(msg, "correlation_id (must be a UUID string or null)");
+	json_decref(r);
+	r = line_json(&res, 4);
+	json_t *avail = json_object_get(json_object_get(r, "error"), "available_handlers");
+	assert_int_equal(json_array_size(avail), 1);
+	assert_string_equal(json_string_value(json_array_get(avail, 0)), "local");
+	json_decref(r);
+	r = line_json(&res, 6);
+	assert_true(json_is_true(json_object_get(r, "success")));
+	json_decref(r);
+	spawn_result_release(&res);
+}
+
+static void test_dev_host_refuses_prod(void **state)
+{
+	(void)state;
+	const char *argv[] = { dev_bin, "--bus", "stdio", DEV_CONTRACT, NULL };
+	const char *env[] = { "ENVIRONMENT=prod", NULL };
+	struct spawn_opts o = { "", 0, env, 0, 0, 10000 };
+	struct spawn_result res;
+	assert_int_equal(spawn_run(argv, &o, &res), 0);
+	assert_int_equal(res.exit_code, 1);
+	assert_contains(res.err, "ENVIRONMENT=prod");
+	assert_int_equal(res.out_len, 0);
+	spawn_result_release(&res);
+}
+
+static void test_production_host_refuses_local(void **state)
+{
+	(void)state;
+	const char *argv[] = { host_bin, "--bus", "stdio", DEV_CONTRACT, NULL };
+	struct spawn_result res;
+	run(argv, "", 0, &res);
+	assert_int_equal(res.exit_code, 1);
+	assert_contains(res.err, "local");
+	assert_contains(res.err, "dev_local.yaml:");
+	spawn_result_release(&res);
+}
+
+static void test_dry_run_and_describe_wiring(void **state)
+{
+	(void)state;
+	const char *dry[] = { dev_bin, "--dry-run", DEV_CONTRACT, NULL };
+	struct spawn_result res;
+	run(dry, "", 0, &res);
+	assert_int_equal(res.exit_code, 0);
+	assert_contains(res.out, "handler: local -> unit local");
+	assert_contains(res.out, "bus: stdio");
+	assert_contains(res.out, "dry run: contract valid, wiring complete");
+	spawn_result_release(&res);
+
+	const char *desc[] = { dev_bin, "--describe-wiring", DEV_CONTRACT, NULL };
+	run(desc, "", 0, &res);
+	assert_int_equal(res.exit_code, 0);
+	json_t *w = json_loads(res.out, 0, NULL);
+	assert_non_null(w);
+	assert_string_equal(str(w, "binary"), "onex-host-dev");
+	assert_string_equal(str(json_object_get(w, "bus"), "kind"), "stdio");
+	json_t *h = json_array_get(json_object_get(w, "handlers"), 0);
+	assert_string_equal(str(h, "type"), "local");
+	assert_int_equal(json_array_size(json_object_get(h, "operations")), 3);
+	assert_true(json_is_array(json_object_get(w, "nodes")));
+	json_decref(w);
+	spawn_result_release(&res);
+}
+
+static void test_usage_errors_and_help(void **state)
+{
+	(void)state;
+	struct spawn_result res;
+	const char *help[] = { host_bin, "--help", NULL };
+	run(help, "", 0, &res);
+	assert_int_equal(res.exit_code, 0);
+	assert_contains(res.out, "usage: onex-host");
+	assert_contains(res.out, "--describe-wiring");
+	assert_contains(res.out, "exit codes: 0 ok, 1 contract or usage error, 2 runtime failure");
+	spawn_result_release(&res);
+
+	const char *none[] = { dev_bin, NULL };
+	run(none, "", 0, &res);
+	assert_int_equal(res.exit_code, 1);
+	assert_contains(res.err, "expected exactly one CONTRACT.yaml");
+	spawn_result_release(&res);
+
+	const char *bad_opt[] = { dev_bin, "--frobnicate", DEV_CONTRACT, NULL };
+	run(bad_opt, "", 0, &res);
+	assert_int_equal(res.exit_code, 1);
+	assert_contains(res.err, "--frobnicate");
+	spawn_result_release(&res);
+
+	const char *missing[] = { dev_bin, "no/such/contract.yaml", NULL };
+	run(missing, "", 0, &res);
+	assert_int_equal(res.exit_code, 1);
+	assert_contains(res.err, "no/such/contract.yaml");
+	spawn_result_release(&res);
+
+	const char *bad_bus[] = { dev_bin, "--bus", "kafka", DEV_CONTRACT, NULL };
+	run(bad_bus, "", 0, &res);
+	assert_int_equal(res.exit_code, 1);
+	assert_contains(res.err, "event bus kind 'kafka' is not available in onex-host-dev");
+	spawn_result_release(&res);
+}
+
+static void test_sigterm_drains_and_exits_zero(void **state)
+{
+	(void)state;
+	/* The echo answers after 300 ms; SIGTERM arrives at ~100 ms. */
+	const char *in = "{\"operation\":\"local.echo\",\"payload\":{\"delay_ms\":300}}\n";
+	const char *argv[] = { dev_bin, "--bus", "stdio", DEV_CONTRACT, NULL };
+	struct spawn_opts o = { in, strlen(in), NULL, 1, 100, 20000 };
+	struct spawn_result res;
+	assert_int_equal(spawn_run(argv, &o, &res), 0);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(spawn_count_lines(res.out), 1);
+	json_t *r = line_json(&res, 0);
+	assert_true(json_is_true(json_object_get(r, "success")));
+	json_decref(r);
+	assert_contains(res.err, "draining");
+	spawn_result_release(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_echo_through_stdio),
+		cmocka_unit_test(test_malformed_lines_each_get_an_error),
+		cmocka_unit_test(test_dev_host_refuses_prod),
+		cmocka_unit_test(test_production_host_refuses_local),
+		cmocka_unit_test(test_dry_run_and_describe_wiring),
+		cmocka_unit_test(test_usage_errors_and_help),
+		cmocka_unit_test(test_sigterm_drains_and_exits_zero),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
