@@ -462,10 +462,19 @@ static int kind_error(struct onex_contract_check *chk,
 		      const struct onex_yaml_node *value, const char *fpath,
 		      const char *want)
 {
+	static const char *const yaml11_bools[] = { "yes", "no", "on", "off", "y",
+						    "n", "Yes", "No", "On", "Off",
+						    "YES", "NO", "ON", "OFF" };
 	const char *hint = "docs/CONTRACTS.md lists every field and its type";
 	if (value->kind == ONEX_YAML_SCALAR && !value->plain && strcmp(want, "text"))
 		hint = "a quoted value is text: write numbers and true/false "
 		       "without quotes";
+	for (size_t i = 0; value->kind == ONEX_YAML_SCALAR && value->plain &&
+			   i < sizeof(yaml11_bools) / sizeof(yaml11_bools[0]);
+	     i++)
+		if (strcmp(value->value, yaml11_bools[i]) == 0)
+			hint = "only true and false are booleans in contracts "
+			       "(YAML 1.2); yes/no/on/off are text";
 	return onex_contract_check_fail(chk, value, hint,
 					"fix the value (see docs/CONTRACTS.md)",
 					"field '%s' must be %s, not %s", fpath,
@@ -595,6 +604,22 @@ int onex_contract_check_finish(struct onex_contract_check *chk,
 					      : "add the missing field",
 		       "missing required field%s: %s",
 		       chk->missing_count > 1 ? "s" : "", chk->missing);
+}
+
+void onex_contract_sort_warnings(struct onex_error *warnings, size_t count)
+{
+	/* Insertion sort: stable, and count <= ONEX_CONTRACT_WARNINGS_MAX. */
+	for (size_t i = 1; i < count; i++) {
+		struct onex_error w = warnings[i];
+		size_t j = i;
+		while (j > 0 && (warnings[j - 1].line > w.line ||
+				 (warnings[j - 1].line == w.line &&
+				  warnings[j - 1].column > w.column))) {
+			warnings[j] = warnings[j - 1];
+			j--;
+		}
+		warnings[j] = w;
+	}
 }
 
 int onex_contract_check_copy(struct onex_contract_check *chk,
@@ -915,7 +940,12 @@ static int unknown_handler_type(struct loader *ld, const struct onex_yaml_node *
 	for (unsigned i = 0; i < ONEX_HANDLER__COUNT; i++)
 		names[i] = onex_handler_type_name((enum onex_handler_type)i);
 	const char *guess = onex_contract_suggest(v->value, names, ONEX_HANDLER__COUNT);
-	snprintf(hint, sizeof(hint), "%s%s%svalid types: %s",
+	int is_bus = 0;
+	for (size_t i = 0; i < COUNT(bus_kinds); i++)
+		is_bus |= strcmp(v->value, bus_kinds[i]) == 0;
+	snprintf(hint, sizeof(hint), "%s%s%s%svalid types: %s",
+		 is_bus ? "an event bus is not a handler: set runtime.event_bus.kind; "
+			: "",
 		 guess ? "did you mean '" : "", guess ? guess : "",
 		 guess ? "'? " : "", onex_handler_type_valid_list());
 	return onex_contract_check_fail(&ld->chk, v, hint,
@@ -1107,9 +1137,11 @@ static int resolve_nodes_dir(struct loader *ld, const struct onex_yaml_node *v)
 	if (v && onex_contract_check_copy(&ld->chk, v, "runtime.nodes_dir", rel,
 					  sizeof(rel)))
 		return -1;
+	size_t dl = strlen(c->dir);
+	const char *sep = dl && c->dir[dl - 1] == '/' ? "" : "/";
 	int n = rel[0] == '/' ? snprintf(c->nodes_dir, sizeof(c->nodes_dir), "%s", rel)
-			      : snprintf(c->nodes_dir, sizeof(c->nodes_dir), "%s/%s",
-					 c->dir, rel);
+			      : snprintf(c->nodes_dir, sizeof(c->nodes_dir), "%s%s%s",
+					 c->dir, sep, rel);
 	if (n < 0 || (size_t)n >= sizeof(c->nodes_dir))
 		return onex_contract_check_fail(&ld->chk, v,
 						"the path is nodes_dir joined to the "
@@ -1190,6 +1222,7 @@ static int load_contract(struct onex_runtime_contract *c, const char *text,
 	int rc = load_root(&ld, ld.doc.root);
 	if (!rc)
 		rc = onex_contract_check_finish(&ld.chk, runtime_required_hint);
+	onex_contract_sort_warnings(c->warnings, c->warning_count);
 	onex_yaml_doc_release(&ld.doc);
 	return rc;
 }

@@ -201,6 +201,12 @@ int onex_contract_check_copy(struct onex_contract_check *chk,
 			     const char *path, char *buf, size_t size);
 
 /*
+ * Put warnings[0..count) in document order (line, then column); stable.
+ * Fields are checked mapping by mapping, not in file order.
+ */
+void onex_contract_sort_warnings(struct onex_error *warnings, size_t count);
+
+/*
  * The candidate closest to `word` (edit distance <= 2, ignoring case), or
  * NULL. For "did you mean" hints.
  */

@@ -329,9 +329,13 @@ static int node_load_text(const char *text, size_t len, const char *path,
 	onex_contract_check_init(&ld.chk, &ld.doc, opt, e, warnings,
 				 warnings ? warning_max : 0,
 				 warning_count ? warning_count : &dropped);
+	size_t first_warning = warning_count ? *warning_count : 0;
 	int rc = load_node_root(&ld, ld.doc.root);
 	if (!rc)
 		rc = onex_contract_check_finish(&ld.chk, node_required_hint);
+	if (warnings && warning_count)
+		onex_contract_sort_warnings(warnings + first_warning,
+					    *warning_count - first_warning);
 	onex_yaml_doc_release(&ld.doc);
 	if (rc) {
 		onex_node_contract_free(ld.node);

@@ -297,6 +297,56 @@ bad:
 }
 
 /*
+ * Rebuild `map` from pairs[0..n), sorted by (key, index): keep the first
+ * pair of each key, in index order; two own pairs with one key are a
+ * duplicate (the earliest repeat in the file is reported).
+ */
+static int keep_first_of_each_key(struct composer *c, struct onex_yaml_node *map,
+				  const struct pair *pairs, size_t n)
+{
+	unsigned char *keep = calloc(n, 1);
+	struct onex_yaml_node **by_index = malloc(n * 2 * sizeof(*by_index));
+	struct onex_yaml_node **items = malloc(n * 2 * sizeof(*items));
+	const struct pair *first = NULL, *second = NULL;
+	size_t kept = 0;
+	if (!keep || !by_index || !items) {
+		free(keep), free(by_index), free(items);
+		return oom(c, map->line, map->column);
+	}
+	for (size_t i = 0; i < n; i++) {
+		by_index[2 * pairs[i].index] = pairs[i].key;
+		by_index[2 * pairs[i].index + 1] = pairs[i].value;
+		if (i == 0 || key_cmp(pairs[i - 1].key, pairs[i].key) != 0)
+			keep[pairs[i].index] = 1;
+		else if (pairs[i].own && pairs[i - 1].own &&
+			 (!second || pairs[i].index < second->index))
+			first = &pairs[i - 1], second = &pairs[i];
+	}
+	for (size_t i = 0; i < n && !second; i++) {
+		if (!keep[i])
+			continue;
+		items[2 * kept] = by_index[2 * i];
+		items[2 * kept + 1] = by_index[2 * i + 1];
+		kept++;
+	}
+	free(keep), free(by_index);
+	if (second) {
+		char hint[96];
+		free(items);
+		snprintf(hint, sizeof(hint), "first defined at line %d",
+			 first->key->line);
+		return fail(c->err, c->doc->source, second->key->line,
+			    second->key->column, hint, "keep one of the two",
+			    "duplicate key '%.64s'", second->key->value);
+	}
+	free(map->items);
+	map->items = items;
+	map->cap = 2 * n;
+	map->count = kept;
+	return 0;
+}
+
+/*
  * Replace `map`'s entries by its own pairs plus merged pairs whose key it
  * does not already have, refusing duplicate own keys. Sorting (key, index)
  * groups equal keys with the earliest first: own pairs come before merged
@@ -306,7 +356,7 @@ bad:
 static int finish_mapping(struct composer *c, struct onex_yaml_node *map)
 {
 	struct pair *pairs = NULL;
-	size_t n = 0, cap = 0, merges = 0, dup = (size_t)-1;
+	size_t n = 0, cap = 0, merges = 0;
 	int rc = -1;
 	map->count /= 2;
 	if (add_pairs(&pairs, &n, &cap, map, 1)) {
@@ -314,69 +364,26 @@ static int finish_mapping(struct composer *c, struct onex_yaml_node *map)
 		goto out;
 	}
 	for (size_t i = 0; i < map->count; i++) {
-		if (!is_merge_key(map->items[2 * i]))
+		const struct onex_yaml_node *key = map->items[2 * i];
+		if (!is_merge_key(key))
 			continue;
-		if (++merges > 1)
-			dup = i;
-		else if (add_merge_sources(c, &pairs, &n, &cap, map->items[2 * i + 1]))
+		if (++merges > 1) {
+			fail(c->err, c->doc->source, key->line, key->column,
+			     "a mapping may have one merge key",
+			     "merge a list instead: '<<: [*a, *b]'",
+			     "duplicate merge key '<<'");
+			goto out;
+		}
+		if (add_merge_sources(c, &pairs, &n, &cap, map->items[2 * i + 1]))
 			goto out;
 	}
-	if (dup != (size_t)-1) {
-		const struct onex_yaml_node *key = map->items[2 * dup];
-		fail(c->err, c->doc->source, key->line, key->column,
-		     "a mapping may have one merge key", "merge a list instead: "
-		     "'<<: [*a, *b]'", "duplicate merge key '<<'");
+	if (n == 0) { /* {} or only an empty merge */
+		map->count = 0;
+		rc = 0;
 		goto out;
 	}
 	qsort(pairs, n, sizeof(*pairs), pair_cmp);
-	/* Mark each pair kept or not by its index; find duplicate own keys. */
-	unsigned char *keep = calloc(n ? n : 1, 1);
-	struct onex_yaml_node **items = malloc((n ? n : 1) * 2 * sizeof(*items));
-	struct onex_yaml_node **by_index = malloc((n ? n : 1) * 2 * sizeof(*items));
-	if (!keep || !items || !by_index) {
-		free(keep), free(items), free(by_index);
-		oom(c, map->line, map->column);
-		goto out;
-	}
-	const struct pair *dup_first = NULL, *dup_second = NULL;
-	for (size_t i = 0; i < n; i++) {
-		by_index[2 * pairs[i].index] = pairs[i].key;
-		by_index[2 * pairs[i].index + 1] = pairs[i].value;
-		if (i == 0 || key_cmp(pairs[i - 1].key, pairs[i].key) != 0) {
-			keep[pairs[i].index] = 1;
-			continue;
-		}
-		/* Two own pairs with one key: report the earliest such repeat. */
-		if (pairs[i].own && pairs[i - 1].own &&
-		    (!dup_second || pairs[i].index < dup_second->index)) {
-			dup_first = &pairs[i - 1];
-			dup_second = &pairs[i];
-		}
-	}
-	if (dup_second) {
-		char hint[96];
-		snprintf(hint, sizeof(hint), "first defined at line %d",
-			 dup_first->key->line);
-		fail(c->err, c->doc->source, dup_second->key->line,
-		     dup_second->key->column, hint, "keep one of the two",
-		     "duplicate key '%s'", dup_second->key->value);
-		free(keep), free(items), free(by_index);
-		goto out;
-	}
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!keep[i])
-			continue;
-		items[2 * kept] = by_index[2 * i];
-		items[2 * kept + 1] = by_index[2 * i + 1];
-		kept++;
-	}
-	free(keep), free(by_index);
-	free(map->items);
-	map->items = items;
-	map->cap = 2 * (n ? n : 1);
-	map->count = kept;
-	rc = 0;
+	rc = keep_first_of_each_key(c, map, pairs, n);
 out:
 	free(pairs);
 	return rc;
@@ -459,9 +466,16 @@ static int syntax_error(struct composer *c, const yaml_parser_t *parser)
 				 mark_column(parser->context_mark));
 	}
 	return fail(c->err, c->doc->source, line, column,
-		    "YAML is sensitive to indentation: check the indentation, "
-		    "quotes and ':' at and just before this position",
-		    "fix the YAML syntax", "invalid YAML: %s%s",
+		    parser->error == YAML_READER_ERROR
+			    ? "a contract is UTF-8 text (or UTF-16 with a byte "
+			      "order mark); this byte is not"
+			    : "YAML is sensitive to indentation: check the "
+			      "indentation, quotes and ':' at and just before "
+			      "this position",
+		    parser->error == YAML_READER_ERROR
+			    ? "save the file as UTF-8"
+			    : "fix the YAML syntax",
+		    "invalid YAML: %s%s",
 		    parser->problem ? parser->problem : "unknown error", context);
 }
 

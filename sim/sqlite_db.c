@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,13 @@ static int progress(void *arg)
 static int db_open(struct sqlite_db *self, struct onex_error *err)
 {
 	int rc;
+	/*
+	 * SQLite keeps one process-wide PRNG (journal nonces, the rowid chosen
+	 * after rowid 2^63-1), seeded from the *default* VFS, i.e. an open of
+	 * /dev/urandom. A fixed seed makes it deterministic and opens nothing.
+	 * It is library state, not ours; the sim binary is its only user.
+	 */
+	sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 0x6f6e6578, (sqlite3 *)NULL);
 	vfs_init(self);
 	if (sqlite3_vfs_register(&self->vfs.base, 0) != SQLITE_OK)
 		return onex_error_set(err, ONEX_ERR_HANDLER_CONFIGURATION_ERROR, UNIT, 0, 0,
@@ -791,10 +799,15 @@ static int check_transaction(struct sqlite_db *self, const struct onex_envelope 
 /* Prefix a statement failure with where it happened, keeping its class. */
 static void transaction_failed(struct onex_handler_result *r, size_t i)
 {
-	char text[ONEX_ERROR_TEXT_BYTES];
-	snprintf(text, sizeof(text), "transaction rolled back: statement %zu: %s", i,
-		 r->error.text);
-	memcpy(r->error.text, text, sizeof(text));
+	char prefix[64];
+	int n = snprintf(prefix, sizeof(prefix), "transaction rolled back: statement %zu: ", i);
+	size_t plen = n > 0 && (size_t)n < sizeof(prefix) ? (size_t)n : 0;
+	size_t keep = strlen(r->error.text);
+	if (keep > sizeof(r->error.text) - 1 - plen)
+		keep = sizeof(r->error.text) - 1 - plen; /* truncate the tail, not the class */
+	memmove(r->error.text + plen, r->error.text, keep);
+	memcpy(r->error.text, prefix, plen);
+	r->error.text[plen + keep] = '\0';
 	if (r->error_extra)
 		json_object_set_new(r->error_extra, "statement_index", json_integer((json_int_t)i));
 }

@@ -28,10 +28,12 @@
  * unique, 23503 foreign key, 23502 not null, 23514 check; a statement over
  * its step budget is TIMEOUT (57014). Messages never contain parameters.
  *
- * Determinism and isolation: the connection runs on a private VFS that
- * opens no files (ATTACH of a file, VACUUM INTO fail), never sleeps, and
- * takes 'now' (CURRENT_TIMESTAMP, date('now')) from the clock port;
- * random() and randomblob() draw from a PRNG seeded by config "seed".
+ * Determinism and isolation: the connection is opened in-memory on a
+ * private VFS that opens no files (ATTACH and VACUUM INTO get in-memory
+ * databases too), never sleeps, and takes 'now' (CURRENT_TIMESTAMP,
+ * date('now')) from the clock port; random() and randomblob() draw from a
+ * PRNG seeded by config "seed"; extensions cannot be loaded. SQLite's own
+ * process-wide PRNG is given a fixed seed (it would read /dev/urandom).
  *
  * Handler config (initialize): { "config": { "latency_ms": 0, "seed": 0,
  * "max_vm_steps": ONEX_SQLITE_VM_STEPS_DEFAULT } }. Every result is
