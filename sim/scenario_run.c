@@ -112,8 +112,12 @@ static void apply_fault(void *arg)
 	static const char *const names[] = { "handler_latency", "handler_error", "handler_timeout",
 					     "db_unavailable",	"bus_delay",	 "duplicate_delivery",
 					     "drop_publish",	"clock_jump" };
-	onex_sim_trace(w, "fault", json_pack("{s:s,s:s}", "kind", names[f->kind], "phase",
-					     on ? "begin" : "end"));
+	json_t *detail = json_pack("{s:s,s:s}", "kind", names[f->kind], "phase", on ? "begin" : "end");
+	if (f->kind <= ONEX_FAULT_HANDLER_TIMEOUT)
+		json_object_set_new(detail, "handler", json_string(onex_handler_type_name(f->handler)));
+	if (f->topic[0])
+		json_object_set_new(detail, "topic", json_string(topic));
+	onex_sim_trace(w, "fault", detail);
 	switch (f->kind) {
 	case ONEX_FAULT_HANDLER_LATENCY:
 		w->handler_fault[f->handler].latency_ns = on ? f->value_ms * MS_NS : 0;

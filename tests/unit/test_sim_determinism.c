@@ -1,0 +1,114 @@
+/*
+ * test_sim_determinism.c - same scenario + same seed = byte-identical
+ * trace; another seed changes ids but not verdicts; the trace of the
+ * golden scenario equals the committed file. (Runs under SAN=1 too, where
+ * the same golden file must match: the trace may not depend on the build.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario_run.h"
+
+#define GOLDEN_SCENARIO "tests/data/golden/mixed.yaml"
+#define GOLDEN_TRACE "tests/data/golden/mixed.trace.jsonl"
+
+static void run(const char *path, int seed_override, uint64_t seed,
+		struct onex_scenario_result *res)
+{
+	struct onex_scenario_run_options opt = { seed_override, seed, 1 };
+	int rc = onex_scenario_run_file(path, &opt, res);
+	if (rc != 0)
+		fail_msg("%s failed:\n%s", path, res->failure ? res->failure : "?");
+	assert_non_null(res->trace);
+	assert_true(res->trace_len > 0);
+}
+
+static void test_same_seed_same_bytes(void **state)
+{
+	(void)state;
+	struct onex_scenario_result a, b;
+	run(GOLDEN_SCENARIO, 0, 0, &a);
+	run(GOLDEN_SCENARIO, 0, 0, &b);
+	assert_int_equal(a.trace_len, b.trace_len);
+	assert_memory_equal(a.trace, b.trace, a.trace_len);
+	assert_int_equal(a.virtual_us, b.virtual_us);
+	onex_scenario_result_release(&a);
+	onex_scenario_result_release(&b);
+}
+
+static void test_other_seed_other_ids_same_verdict(void **state)
+{
+	(void)state;
+	struct onex_scenario_result a, b;
+	run(GOLDEN_SCENARIO, 1, 1, &a);
+	run(GOLDEN_SCENARIO, 1, 2, &b);
+	assert_int_equal(a.passed, 1);
+	assert_int_equal(b.passed, 1);
+	assert_int_equal(a.seed, 1);
+	assert_int_equal(b.seed, 2);
+	/* Same events at the same virtual times, different generated ids. */
+	assert_int_equal(a.virtual_us, b.virtual_us);
+	assert_int_equal(a.requests, b.requests);
+	assert_int_equal(a.responses, b.responses);
+	assert_true(a.trace_len == b.trace_len); /* UUIDs have one length */
+	assert_memory_not_equal(a.trace, b.trace, a.trace_len);
+	onex_scenario_result_release(&a);
+	onex_scenario_result_release(&b);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)n + 1);
+	*len = fread(buf, 1, (size_t)n, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_golden_trace(void **state)
+{
+	(void)state;
+	struct onex_scenario_result a;
+	run(GOLDEN_SCENARIO, 0, 0, &a);
+	if (getenv("ONEX_UPDATE_GOLDEN")) {
+		FILE *f = fopen(GOLDEN_TRACE, "wb");
+		assert_non_null(f);
+		fwrite(a.trace, 1, a.trace_len, f);
+		fclose(f);
+	}
+	size_t len = 0;
+	char *golden = slurp(GOLDEN_TRACE, &len);
+	if (!golden)
+		fail_msg("%s is missing; create it with ONEX_UPDATE_GOLDEN=1", GOLDEN_TRACE);
+	if (len != a.trace_len || memcmp(golden, a.trace, len) != 0) {
+		size_t i = 0, line = 1;
+		while (i < len && i < a.trace_len && golden[i] == a.trace[i])
+			line += golden[i++] == '\n';
+		fail_msg("the trace differs from %s at line %zu (byte %zu); if the change is "
+			 "intended, regenerate with ONEX_UPDATE_GOLDEN=1", GOLDEN_TRACE, line, i);
+	}
+	free(golden);
+	onex_scenario_result_release(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_seed_same_bytes),
+		cmocka_unit_test(test_other_seed_other_ids_same_verdict),
+		cmocka_unit_test(test_golden_trace),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
