@@ -57,6 +57,7 @@ CORE_SRC := $(wildcard core/*.c)
 UNITS_SRC := $(wildcard core/units/*.c)
 REAL_SRC := $(wildcard core/real/*.c)
 SIM_SRC := $(wildcard sim/*.c)
+BENCH_SRC := $(wildcard sim/bench/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
 
@@ -66,10 +67,14 @@ LIBUNITS := $(LIB)/libonex_units.a
 LIBREAL := $(LIB)/libonex_real.a
 LIBSIM := $(LIB)/libonex_sim.a
 LIBTESTSUP := $(LIB)/libonex_testsupport.a
+LIBBENCH := $(LIB)/libonex_bench.a
 
 BINARIES := $(BIN)/onex-host $(BIN)/onex-host-dev
 ifneq ($(wildcard sim/roots/onex_sim.c),)
 BINARIES += $(BIN)/onex-sim
+endif
+ifneq ($(wildcard sim/roots/onex_bench.c),)
+BINARIES += $(BIN)/onex-bench
 endif
 TEST_BINS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(TEST_SRC))
 
@@ -83,6 +88,10 @@ $(OBJ)/core/real/%.o: core/real/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(REAL_CFLAGS) -c $< -o $@
 
+$(OBJ)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(REAL_CFLAGS) -c $< -o $@
+
 $(OBJ)/core/roots/onex_host.o: core/roots/onex_host.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(REAL_CFLAGS) -c $< -o $@
@@ -92,6 +101,7 @@ $(LIBUNITS): $(call objs,$(UNITS_SRC))
 $(LIBREAL): $(call objs,$(REAL_SRC))
 $(LIBSIM): $(call objs,$(SIM_SRC))
 $(LIBTESTSUP): $(call objs,$(TEST_SUPPORT_SRC))
+$(LIBBENCH): $(call objs,$(BENCH_SRC))
 $(LIB)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -115,6 +125,19 @@ $(BIN)/onex-sim: $(OBJ)/sim/roots/onex_sim.o $(LIBSIM) $(LIBUNITS) $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) $(CORE_LIBS)
 
+# The benchmark tool links the simulation and, once they exist, the real units.
+$(OBJ)/sim/bench/%.o: sim/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(REAL_CFLAGS) -Isim/bench -c $< -o $@
+
+$(OBJ)/sim/roots/onex_bench.o: sim/roots/onex_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(REAL_CFLAGS) -Isim/bench -c $< -o $@
+
+$(BIN)/onex-bench: $(OBJ)/sim/roots/onex_bench.o $(LIBBENCH) $(LIBSIM) $(HOST_REAL_LIBS) $(LIBUNITS) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) $(HOST_REAL_LDLIBS) $(CORE_LIBS)
+
 # Every unit test links every layer; the linker keeps what it uses.
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $(LIBTESTSUP) $(LIBSIM) $(HOST_REAL_LIBS) $(LIBUNITS) $(LIBCORE)
 	@mkdir -p $(dir $@)
@@ -122,7 +145,8 @@ $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $(LIBTESTSUP) $(LIBSIM) $(HOST_REAL_LIBS) 
 
 # ---- packages --------------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libjansson-dev libyaml-dev libcmocka-dev \
-	libsqlite3-dev librdkafka-dev libpq-dev libcurl4-openssl-dev valgrind
+	libsqlite3-dev librdkafka-dev libpq-dev libcurl4-openssl-dev valgrind \
+	postgresql kcat faketime libfaketime binutils
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -158,7 +182,11 @@ run-suite: all
 	fi
 
 bench: deps
-	@echo "no benchmarks yet (issue 5)"
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all
+	@if [ -x $(BIN)/onex-bench ]; then $(BIN)/onex-bench run $(BENCH_ARGS); \
+	else echo "onex-bench is not built yet (issue 5)"; fi
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -167,6 +195,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps test test-run run run-suite bench install clean
+.PHONY: all deps test test-run run run-suite bench bench-run install clean
 
 -include $(shell find build/$(CONFIG)/obj -name '*.d' 2>/dev/null)

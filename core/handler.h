@@ -4,6 +4,8 @@
  * A handler performs one request/response operation for one envelope. It
  * is asynchronous: execute() returns at once and the unit calls `done`
  * later (through the loop; never from inside execute()) with a result.
+ * The request envelope is borrowed: it stays valid until `done` is called,
+ * and not after.
  *
  * Decision (docs/ARCHITECTURE.md): a handler returns a *result* (payload or
  * error), not an envelope. The host builds every response envelope, so no

@@ -50,4 +50,19 @@
 #define ONEX_ERROR_HINT_BYTES 512u
 #define ONEX_ERROR_SOURCE_BYTES 512u
 
+/* Bounds of the simulation units and the YAML reader. */
+#define ONEX_INMEMORY_TOPICS_MAX 256u
+#define ONEX_INMEMORY_HISTORY_MAX 1000000u /* largest accepted history_size */
+#define ONEX_FAKE_HTTP_STUBS_MAX 1024u
+#define ONEX_FAKE_HTTP_URL_COMPARE_BYTES_MAX 2048u
+#define ONEX_FAKE_HTTP_TIMEOUT_MS_MAX 3600000u  /* largest timeout_ms accepted */
+#define ONEX_FAKE_HTTP_LATENCY_MS_MAX 86400000u /* largest stub latency_ms */
+#define ONEX_SQLITE_ROWS_MAX 10000u		  /* rows in one result */
+#define ONEX_SQLITE_TRANSACTION_STATEMENTS_MAX 100u
+#define ONEX_SQLITE_VM_STEPS_DEFAULT 100000000u /* per statement ("statement timeout") */
+#define ONEX_SQLITE_LATENCY_MS_MAX 3600000u
+#define ONEX_SQLITE_RANDOMBLOB_BYTES_MAX (1024u * 1024u)
+/* Nodes in one YAML document with every alias expanded (bounds every walk). */
+#define ONEX_YAML_EXPANDED_NODES_MAX 100000u
+
 #endif

@@ -90,7 +90,7 @@ static inline void onex_loop_stop(struct onex_loop *loop)
 
 static inline void onex_loop_free(struct onex_loop *loop)
 {
-	if (loop)
+	if (loop && loop->ops->free)
 		loop->ops->free(loop);
 }
 

@@ -26,13 +26,6 @@
 #include "error.h"
 #include "limits.h"
 
-/*
- * Nodes in a document counted with every alias expanded. Bounds the work of
- * any walk over the tree. (A limits.h candidate: kept here because this
- * module is its only user.)
- */
-#define ONEX_YAML_EXPANDED_NODES_MAX 100000u
-
 enum onex_yaml_kind {
 	ONEX_YAML_SCALAR,
 	ONEX_YAML_SEQUENCE,

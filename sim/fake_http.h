@@ -40,12 +40,8 @@
 
 #include "error.h"
 #include "handler.h"
+#include "limits.h"
 
-/* TODO(limits.h): move next to the other bounds. */
-#define ONEX_FAKE_HTTP_STUBS_MAX 1024u
-#define ONEX_FAKE_HTTP_URL_COMPARE_BYTES_MAX 2048u
-#define ONEX_FAKE_HTTP_TIMEOUT_MS_MAX 3600000u  /* largest timeout_ms accepted */
-#define ONEX_FAKE_HTTP_LATENCY_MS_MAX 86400000u /* largest stub latency_ms */
 
 enum onex_fake_http_fault {
 	ONEX_FAKE_HTTP_FAULT_NONE,

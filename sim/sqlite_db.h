@@ -44,13 +44,8 @@
 
 #include "error.h"
 #include "handler.h"
+#include "limits.h"
 
-/* TODO(limits.h): move next to the other bounds. */
-#define ONEX_SQLITE_ROWS_MAX 10000u		  /* rows in one result */
-#define ONEX_SQLITE_TRANSACTION_STATEMENTS_MAX 100u
-#define ONEX_SQLITE_VM_STEPS_DEFAULT 100000000u /* per statement ("statement timeout") */
-#define ONEX_SQLITE_LATENCY_MS_MAX 3600000u
-#define ONEX_SQLITE_RANDOMBLOB_BYTES_MAX (1024u * 1024u)
 
 /* type db, unit name "sim-sqlite". create() opens the empty database. */
 extern const struct onex_handler_unit onex_sqlite_db_unit;

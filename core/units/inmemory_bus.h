@@ -38,13 +38,6 @@
 #include "error.h"
 #include "limits.h"
 
-/* TODO(limits.h): these belong with the other bounds; kept here until then. */
-#ifndef ONEX_INMEMORY_TOPICS_MAX
-#define ONEX_INMEMORY_TOPICS_MAX 256u
-#endif
-#ifndef ONEX_INMEMORY_HISTORY_MAX
-#define ONEX_INMEMORY_HISTORY_MAX 1000000u /* largest accepted history_size */
-#endif
 /* Bookkeeping charged per queued message, so empty messages are bounded too. */
 #define ONEX_INMEMORY_MESSAGE_OVERHEAD_BYTES 64u
 
