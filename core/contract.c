@@ -113,6 +113,14 @@ void onex_contract_check_warn(struct onex_contract_check *chk,
 	struct onex_error *w = &chk->warnings[(*chk->warning_count)++];
 	onex_error_clear(w);
 	position(chk, node, &line, &column);
+	if (*chk->warning_count == chk->warning_max && chk->warning_max > 1) {
+		/* The last slot says that more were found: none vanish unannounced. */
+		onex_error_set(w, ONEX_ERR_CONTRACT_VALIDATION_ERROR, chk->doc->source, line,
+			       column, "more warnings from here on are not shown (limit %zu)",
+			       chk->warning_max - 1);
+		onex_error_action(w, "fix the warnings above and load the contract again");
+		return;
+	}
 	va_start(ap, fmt);
 	vrecord(w, chk->doc->source, line, column, hint, action, fmt, ap);
 	va_end(ap);
