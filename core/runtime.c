@@ -81,10 +81,16 @@ struct onex_handler *onex_node_runtime_route(const struct onex_node_runtime *rt,
 	if (env->handler_type_known)
 		h = rt->handlers[env->handler_type];
 	if (!h) {
+		/* The type as the request named it, or as its operation's prefix names it. */
+		char prefix[ONEX_NAME_BYTES_MAX + 1] = "";
 		const char *name = env->handler_type_name;
-		if (!name)
-			name = env->handler_type_known ? onex_handler_type_name(env->handler_type)
-						       : env->operation;
+		if (!name && env->handler_type_known)
+			name = onex_handler_type_name(env->handler_type);
+		if (!name && env->operation) {
+			size_t n = strcspn(env->operation, ".");
+			snprintf(prefix, sizeof(prefix), "%.*s", (int)n, env->operation);
+			name = prefix;
+		}
 		*error_extra = json_pack("{s:o}", "available_handlers",
 					 onex_node_runtime_available_handlers(rt));
 		onex_error_set(err, ONEX_ERR_HANDLER_NOT_FOUND, NULL, 0, 0,

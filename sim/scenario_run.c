@@ -76,10 +76,11 @@ static struct topic_cursor *cursor(struct run *r, const char *topic)
 /* Index of the next message on `topic` that a reader would see (not dropped), or -1. */
 static long next_on_topic(struct run *r, struct topic_cursor *c)
 {
+	uint64_t now_us = onex_sim_world_now_us(r->w);
 	for (size_t i = c->next; i < r->w->published_count; i++) {
 		const struct onex_sim_publish *p = &r->w->published[i];
 		if (!p->dropped && strcmp(p->topic, c->topic) == 0)
-			return (long)i;
+			return p->visible_us <= now_us ? (long)i : -1; /* FIFO: none overtakes */
 	}
 	return -1;
 }
@@ -134,11 +135,15 @@ static void apply_fault(void *arg)
 			onex_sqlite_db_set_unavailable(db, on);
 		break;
 	}
-	case ONEX_FAULT_BUS_DELAY:
+	case ONEX_FAULT_BUS_DELAY: {
+		struct onex_sim_topic_fault *tf = onex_sim_world_topic_fault(w, topic);
+		if (tf)
+			tf->delay_ns = on ? f->value_ms * MS_NS : 0;
 		if (onex_sim_world_inner_bus(w))
 			onex_inmemory_bus_set_delivery_delay(onex_sim_world_inner_bus(w), topic,
 							     on ? f->value_ms * MS_NS : 0, NULL);
 		break;
+	}
 	case ONEX_FAULT_DUPLICATE_DELIVERY:
 	case ONEX_FAULT_DROP_PUBLISH: {
 		struct onex_sim_topic_fault *tf = onex_sim_world_topic_fault(w, topic);
@@ -161,7 +166,11 @@ static void schedule_faults(struct run *r)
 		const struct onex_scenario_fault *f = &r->sc->faults[i];
 		struct fault_timer *begin = malloc(sizeof(*begin));
 		*begin = (struct fault_timer){ r, f, 1 };
-		onex_loop_timer_add(r->w->loop, f->at_ms * MS_NS, apply_fault, begin, NULL, NULL);
+		if (f->at_ms == 0) /* in force before the first step publishes */
+			apply_fault(begin);
+		else
+			onex_loop_timer_add(r->w->loop, f->at_ms * MS_NS, apply_fault, begin, NULL,
+					    NULL);
 		if (f->for_ms != UINT64_MAX) {
 			struct fault_timer *end = malloc(sizeof(*end));
 			*end = (struct fault_timer){ r, f, 0 };

@@ -98,8 +98,13 @@ static struct traced_bus *tb(struct onex_bus *bus)
 	return (struct traced_bus *)bus;
 }
 
+static void wake(void *arg)
+{
+	(void)arg; /* an event at the time a delayed message becomes visible */
+}
+
 static void record_publish(struct onex_sim_world *w, const char *topic, const char *data,
-			   size_t len, int dropped)
+			   size_t len, int dropped, uint64_t delay_ns)
 {
 	if (w->published_count == w->published_cap) {
 		w->published_cap = w->published_cap ? w->published_cap * 2 : 64;
@@ -110,8 +115,11 @@ static void record_publish(struct onex_sim_world *w, const char *topic, const ch
 	p->data = xstrndup(data, len);
 	p->len = len;
 	p->t_us = onex_sim_world_now_us(w);
+	p->visible_us = p->t_us + delay_ns / 1000u;
 	p->by_host = !w->scenario_publishing;
 	p->dropped = dropped;
+	if (delay_ns)
+		onex_loop_timer_add(w->loop, delay_ns, wake, NULL, NULL, NULL);
 }
 
 /* The bytes as trace data: the JSON value when they parse, else a string. */
@@ -194,7 +202,10 @@ static int tbus_publish(struct onex_bus *base, const char *topic, const char *ke
 			f = &w->topic_faults[i];
 	int drop = f && f->drop > 0;
 	int duplicate = !drop && f && f->duplicate > 0;
-	record_publish(w, topic, data, len, drop);
+	uint64_t delay_ns = f ? f->delay_ns : 0;
+	record_publish(w, topic, data, len, drop, delay_ns);
+	if (duplicate) /* readers of the topic see it twice */
+		record_publish(w, topic, data, len, 0, delay_ns);
 	onex_sim_trace(w, "publish",
 		       json_pack("{s:s,s:s,s:o}", "topic", topic, "by",
 				 w->scenario_publishing ? "scenario" : "host", "data",

@@ -32,8 +32,9 @@ struct onex_sim_publish {
 	char *data; /* NUL-terminated copy */
 	size_t len;
 	uint64_t t_us;
-	int by_host; /* 0: published by the scenario */
-	int dropped; /* lost to a drop_publish fault */
+	uint64_t visible_us; /* when a reader of the topic can see it (bus_delay) */
+	int by_host;	     /* 0: published by the scenario */
+	int dropped;	     /* lost to a drop_publish fault */
 };
 
 /* One message delivered to the host. */
@@ -77,6 +78,7 @@ struct onex_sim_world {
 	struct onex_sim_topic_fault {
 		char topic[ONEX_TOPIC_BYTES_MAX + 1];
 		unsigned duplicate, drop;
+		uint64_t delay_ns; /* bus_delay in force */
 	} topic_faults[8];
 	size_t topic_fault_count;
 	unsigned warnings; /* log lines at warn or above */
