@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "scenario_run.h"
+#include "spawn.h"
 
 #define GOLDEN_SCENARIO "tests/data/golden/mixed.yaml"
 #define GOLDEN_TRACE "tests/data/golden/mixed.trace.jsonl"
@@ -103,12 +104,41 @@ static void test_golden_trace(void **state)
 	onex_scenario_result_release(&a);
 }
 
+/* Run onex-sim over `dir` with --jobs N and --trace into a fresh directory. */
+static void sim_traces(const char *jobs, const char *trace_dir)
+{
+	char bin[512], cmd[1024];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s", trace_dir, trace_dir);
+	assert_int_equal(system(cmd), 0);
+	spawn_bin("onex-sim", bin, sizeof(bin));
+	const char *argv[] = { bin, "run", "--jobs", jobs, "--trace", trace_dir,
+			       "tests/data/golden", "scenarios/mvp", "scenarios/timing", NULL };
+	struct spawn_opts o = { "", 0, NULL, 0, 0, 300000 };
+	struct spawn_result res;
+	assert_int_equal(spawn_run(argv, &o, &res), 0);
+	if (res.exit_code != 0)
+		fail_msg("onex-sim --jobs %s failed (%d):\n%s\n%s", jobs, res.exit_code, res.out,
+			 res.err);
+	spawn_result_release(&res);
+}
+
+static void test_jobs_do_not_change_traces(void **state)
+{
+	(void)state;
+	sim_traces("1", "build/test-traces/jobs1");
+	sim_traces("2", "build/test-traces/jobs2");
+	/* diff -r exits 0 only when both trees hold the same files, byte for byte. */
+	assert_int_equal(system("diff -r build/test-traces/jobs1 build/test-traces/jobs2 >/dev/null"), 0);
+	assert_int_equal(system("test $(ls build/test-traces/jobs1 | wc -l) -ge 5"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_seed_same_bytes),
 		cmocka_unit_test(test_other_seed_other_ids_same_verdict),
 		cmocka_unit_test(test_golden_trace),
+		cmocka_unit_test(test_jobs_do_not_change_traces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
