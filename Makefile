@@ -4,6 +4,7 @@
 #   make test       install missing packages, build, run every test
 #   make run        install missing packages, build, run the scenario suite
 #   make SAN=1 ...  the same with AddressSanitizer + UBSan, in build/san/
+#   make test-valgrind  the scenario suite under valgrind
 #   make deps       install missing Debian packages (prints the command when not root)
 #
 # Layers, one static library each; the folder tree is the dependency graph:
@@ -169,6 +170,15 @@ test: deps
 test-run: all
 	@ONEX_BIN=$(BIN) ONEX_CONFIG=$(CONFIG) bash tests/run_tests.sh $(TEST_BINS)
 
+# The whole scenario suite under valgrind: no errors, no definite or indirect leaks.
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+test-valgrind: deps
+	@$(MAKE) --no-print-directory test-valgrind-run
+
+test-valgrind-run: all
+	$(VALGRIND) $(BIN)/onex-sim run scenarios/ tests/data/golden
+
 run: deps
 	@$(MAKE) --no-print-directory run-suite
 
@@ -195,6 +205,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps test test-run run run-suite bench bench-run install clean
+.PHONY: all deps test test-run test-valgrind test-valgrind-run run run-suite bench bench-run install clean
 
 -include $(shell find build/$(CONFIG)/obj -name '*.d' 2>/dev/null)
