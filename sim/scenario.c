@@ -15,6 +15,8 @@
 
 struct parser {
 	struct onex_yaml_doc doc;
+	const char *text; /* the file, for inline contracts */
+	size_t text_len;
 	struct onex_scenario *sc;
 	struct onex_error *err;
 	char names[ONEX_SCENARIO_STEPS_MAX][64]; /* `as` names defined so far */
@@ -384,6 +386,52 @@ static int parse_fault(struct parser *p, const struct onex_yaml_node *n,
 }
 
 /* ---- top level ----------------------------------------------------------- */
+/* Start of line `line` (1-based) of the file, or NULL. */
+static const char *line_start(const struct parser *p, int line)
+{
+	const char *s = p->text, *end = p->text + p->text_len;
+	for (int l = 1; l < line && s < end; l++) {
+		s = memchr(s, '\n', (size_t)(end - s));
+		if (!s)
+			return NULL;
+		s++;
+	}
+	return s < end ? s : NULL;
+}
+
+/*
+ * The original lines of a block-style mapping: from its first key's line
+ * to the last line indented at least as deep (blank and comment lines
+ * included), kept verbatim so that line and column numbers in messages
+ * are the file's own once *line_offset is added. NULL when the mapping
+ * is flow style (text before it on its first line).
+ */
+static char *block_text(const struct parser *p, const struct onex_yaml_node *map,
+			int *line_offset)
+{
+	const char *first = line_start(p, map->line), *end = p->text + p->text_len;
+	size_t indent = (size_t)(map->column - 1);
+	if (!first)
+		return NULL;
+	for (size_t i = 0; i < indent; i++)
+		if (first + i >= end || first[i] != ' ')
+			return NULL;
+	const char *s = first;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *next = nl ? nl + 1 : end;
+		size_t sp = 0;
+		while (s + sp < next && s[sp] == ' ')
+			sp++;
+		int blank = s + sp == next || s[sp] == '\n' || s[sp] == '#' || s[sp] == '\r';
+		if (s != first && !blank && sp < indent)
+			break;
+		s = next;
+	}
+	*line_offset = map->line - 1;
+	return strndup(first, (size_t)(s - first));
+}
+
 static int parse_contract(struct parser *p, const struct onex_yaml_node *n)
 {
 	struct onex_scenario *sc = p->sc;
@@ -406,8 +454,12 @@ static int parse_contract(struct parser *p, const struct onex_yaml_node *n)
 		return fail(p, n, "contract.inline must be a mapping (a whole runtime contract)");
 	if (onex_yaml_to_json(&p->doc, in, &json, p->err) < 0)
 		return -1;
-	sc->contract_inline = json_dumps(json, JSON_COMPACT);
 	sc->contract_line = in->line;
+	sc->contract_inline = block_text(p, in, &sc->contract_line_offset);
+	if (!sc->contract_inline) { /* flow style: JSON keeps the line, not the column */
+		sc->contract_inline = json_dumps(json, JSON_COMPACT);
+		sc->contract_line_offset = in->line - 1;
+	}
 	json_decref(json);
 	return 0;
 }
@@ -648,6 +700,8 @@ int onex_scenario_load(const char *path, struct onex_scenario **out, struct onex
 		onex_error_set(err, ONEX_ERR_CONTRACT_VALIDATION_ERROR, path, 0, 0,
 			       "cannot read the scenario file: %s", strerror(e));
 	} else if (onex_yaml_doc_parse(&p->doc, textbuf, len, path, 0, err) == 0) {
+		p->text = textbuf;
+		p->text_len = len;
 		rc = parse_top(p);
 		onex_yaml_doc_release(&p->doc);
 	}

@@ -71,8 +71,9 @@ struct onex_scenario {
 	int lenient, production;
 	/* The contract: a path (resolved) or inline text (JSON) with its line. */
 	char contract_path[ONEX_PATH_BYTES_MAX];
-	char *contract_inline;
+	char *contract_inline; /* YAML (or JSON for a flow-style mapping) text */
 	int contract_line;
+	int contract_line_offset; /* added to the inline text's line numbers */
 	json_t *http_stubs; /* array, owned; NULL when none */
 	char **sql;	    /* scripts, owned */
 	char **sql_names;   /* for messages */

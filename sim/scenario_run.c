@@ -186,10 +186,9 @@ static int load_contract(struct run *r, struct onex_error *err)
 	struct onex_scenario *sc = r->sc;
 	struct onex_contract_options copt = { sc->lenient, sc->production };
 	if (sc->contract_inline) {
-		char name[ONEX_PATH_BYTES_MAX + 64];
-		snprintf(name, sizeof(name), "%s:%d (inline contract)", sc->path, sc->contract_line);
 		return onex_runtime_contract_load_text(sc->contract_inline, strlen(sc->contract_inline),
-						       name, sc->dir, 0, &copt, &r->contract, err);
+						       sc->path, sc->dir, sc->contract_line_offset,
+						       &copt, &r->contract, err);
 	}
 	return onex_runtime_contract_load(sc->contract_path, &copt, &r->contract, err);
 }
