@@ -207,4 +207,7 @@ clean:
 
 .PHONY: all deps test test-run test-valgrind test-valgrind-run run run-suite bench bench-run install clean
 
+# Keep objects that pattern chains build (test objects), so nothing rebuilds needlessly.
+.SECONDARY:
+
 -include $(shell find build/$(CONFIG)/obj -name '*.d' 2>/dev/null)

@@ -65,4 +65,10 @@
 /* Nodes in one YAML document with every alias expanded (bounds every walk). */
 #define ONEX_YAML_EXPANDED_NODES_MAX 100000u
 
+/* The scenario suite runner (onex-sim). */
+#define ONEX_SUITE_FILES_MAX 100000u		     /* scenario files in one suite */
+#define ONEX_SUITE_WALK_DEPTH_MAX 32u		     /* directory nesting walked */
+#define ONEX_SUITE_JOBS_MAX 64u			     /* worker processes at once */
+#define ONEX_SUITE_RESULT_BYTES_MAX (512u << 20) /* one child's serialized result */
+
 #endif

@@ -66,10 +66,11 @@ static char *utf8_clean(const char *s)
 }
 
 /*
- * Write s escaped for XML/HTML text (attr = 0) or a double-quoted attribute
- * (attr = 1: line breaks and tabs become character references so they
- * survive attribute normalisation). Characters XML 1.0 cannot carry
- * become U+FFFD.
+ * Write s escaped for XML/HTML text (attr = 0: only & < > are escaped, so
+ * failure texts full of quoted JSON stay readable) or a double-quoted
+ * attribute (attr = 1: quotes too, and line breaks and tabs become character
+ * references so they survive attribute normalisation). Characters XML 1.0
+ * cannot carry become U+FFFD.
  */
 static void put_escaped(FILE *out, const char *s, int attr)
 {
@@ -83,9 +84,9 @@ static void put_escaped(FILE *out, const char *s, int attr)
 			fputs("&lt;", out);
 		else if (cp == '>')
 			fputs("&gt;", out);
-		else if (cp == '"')
+		else if (attr && cp == '"')
 			fputs("&quot;", out);
-		else if (cp == '\'')
+		else if (attr && cp == '\'')
 			fputs("&#39;", out);
 		else if (attr && (cp == '\n' || cp == '\r' || cp == '\t'))
 			fprintf(out, "&#%ld;", cp);

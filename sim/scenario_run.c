@@ -479,6 +479,7 @@ int onex_scenario_run_file(const char *path, const struct onex_scenario_run_opti
 	memset(res, 0, sizeof(*res));
 	r.res = res;
 	snprintf(res->path, sizeof(res->path), "%s", path);
+	res->seed = opt && opt->seed_override ? opt->seed : 1; /* the format's default */
 	onex_error_clear(&err);
 	if (onex_scenario_load(path, &r.sc, &err) < 0) {
 		char text[4096];

@@ -37,11 +37,6 @@
 #include "error.h"
 #include "scenario_run.h"
 
-/* Bounds (limits.h candidates, kept here while this module is their only user). */
-#define ONEX_SUITE_FILES_MAX 100000u		     /* scenario files in one suite */
-#define ONEX_SUITE_WALK_DEPTH_MAX 32u		     /* directory nesting walked */
-#define ONEX_SUITE_JOBS_MAX 64u			     /* worker processes at once */
-#define ONEX_SUITE_RESULT_BYTES_MAX (512u << 20) /* one child's serialized result */
 
 struct onex_suite_file {
 	char *path; /* as given, or "<dir>/<relative path>" when walked; owned */

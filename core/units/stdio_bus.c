@@ -80,6 +80,12 @@ static void deliver(struct stdio_bus *bus, const char *data, size_t len, size_t 
 	bus->deliver(bus->arg, &msg);
 }
 
+/* The first newline in the buffer, or NULL (the buffer may not exist yet). */
+static char *find_newline(const struct stdio_bus *bus)
+{
+	return bus->len ? memchr(bus->buf, '\n', bus->len) : NULL;
+}
+
 static int is_blank(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -92,7 +98,7 @@ static int is_blank(const char *s, size_t n)
 static int deliver_one(struct stdio_bus *bus)
 {
 	for (;;) {
-		char *nl = memchr(bus->buf, '\n', bus->len);
+		char *nl = find_newline(bus);
 		size_t line_len, used;
 		if (nl) {
 			line_len = (size_t)(nl - bus->buf);
@@ -151,7 +157,7 @@ static void read_input(struct stdio_bus *bus)
 	}
 	bus->len += (size_t)n;
 	/* A line longer than the limit is counted, not kept. */
-	if (!memchr(bus->buf, '\n', bus->len) &&
+	if (!find_newline(bus) &&
 	    (bus->skipping || bus->len > ONEX_ENVELOPE_BYTES_MAX)) {
 		bus->skip_bytes += bus->len;
 		bus->skipping = 1;
@@ -201,7 +207,7 @@ static void on_readable(void *arg, int fd, unsigned events)
 	(void)fd;
 	(void)events;
 	read_input(bus);
-	if (memchr(bus->buf, '\n', bus->len) || bus->eof || bus->skipping)
+	if (find_newline(bus) || bus->eof || bus->skipping)
 		set_watch(bus, 0);
 	step(bus);
 }

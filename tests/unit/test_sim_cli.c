@@ -395,7 +395,7 @@ static void check_junit_report(const char *path)
 	assert_contains(xml, "<testcase classname=\"" PASS "/nested\" name=\"echo_nested\"");
 	assert_contains(xml, "<testcase classname=\"" BROKEN "\" name=\"echo_payload_mismatch\"");
 	assert_contains(xml, "<failure message=\"step 2 (expect, " BROKEN_FILE ":");
-	assert_contains(xml, "payload.msg: expected &quot;bye&quot;, got &quot;hi&quot;");
+	assert_contains(xml, "payload.msg: expected \"bye\", got \"hi\"");
 	assert_contains(xml, "seed: 42\n");
 	assert_contains(xml, "rerun: ");
 	assert_contains(xml, "</testsuites>\n");
@@ -579,10 +579,10 @@ static void test_report_writers_sanitize_bytes(void **state)
 	/* The message attribute is the first line only, with no raw control byte. */
 	assert_contains(xml, "message=\"bad byte \xef\xbf\xbd, bell \xef\xbf\xbd, overlong "
 			     "\xef\xbf\xbd\xef\xbf\xbd\">");
-	assert_contains(xml, "line two &quot;q&quot; &amp; &lt;x&gt;");
+	assert_contains(xml, "line two \"q\" &amp; &lt;x&gt;");
 	assert_contains(xml, "seed: 18446744073709551615\n");
 	assert_contains(xml, "rerun: bin/onex-sim run --seed 18446744073709551615 "
-			     "&#39;dir/it&#39;\\&#39;&#39;s &lt;odd&gt;.yaml&#39;");
+			     "'dir/it'\\''s &lt;odd&gt;.yaml'");
 	assert_lacks(xml, "\xff");
 	assert_lacks(xml, "\a");
 	free(xml);
@@ -602,7 +602,7 @@ static void test_report_writers_sanitize_bytes(void **state)
 	free(json);
 
 	char *html = capture(onex_report_html_to, &rep);
-	assert_contains(html, "<td>it&#39;s &lt;odd&gt;</td>");
+	assert_contains(html, "<td>it's &lt;odd&gt;</td>");
 	assert_contains(html, "<pre>bad byte \xef\xbf\xbd");
 	assert_lacks(html, "\xff");
 	free(html);
