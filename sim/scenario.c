@@ -131,7 +131,9 @@ static int check_refs(struct parser *p, const struct onex_yaml_node *n)
 	if (!n)
 		return 0;
 	if (n->kind != ONEX_YAML_SCALAR) {
-		for (size_t i = 0; i < n->count; i++)
+		/* A mapping holds count pairs: 2 * count items. */
+		size_t items = n->kind == ONEX_YAML_MAPPING ? 2 * n->count : n->count;
+		for (size_t i = 0; i < items; i++)
 			if (check_refs(p, n->items[i]) < 0)
 				return -1;
 		return 0;
@@ -634,8 +636,12 @@ static int parse_top(struct parser *p)
 	char desc[1024];
 	if (!root)
 		return fail(p, NULL, "the scenario file is empty");
-	if (check_keys(p, root, keys, "the scenario") < 0 ||
-	    get_string(p, onex_yaml_map_get(root, "name"), "name", sc->name, sizeof(sc->name)) < 0 ||
+	if (check_keys(p, root, keys, "the scenario") < 0)
+		return -1;
+	for (const char *const *req = (const char *const[]){ "name", "description", NULL }; *req; req++)
+		if (!onex_yaml_map_get(root, *req))
+			return fail(p, root, "missing required key '%s'", *req);
+	if (get_string(p, onex_yaml_map_get(root, "name"), "name", sc->name, sizeof(sc->name)) < 0 ||
 	    get_string(p, onex_yaml_map_get(root, "description"), "description", desc,
 		       sizeof(desc)) < 0)
 		return -1;
