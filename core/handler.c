@@ -111,6 +111,22 @@ void onex_handler_free(struct onex_handler *h)
 	h->ops->free(h);
 }
 
+uint64_t onex_handler_deadline_ms(const json_t *entry)
+{
+	const json_t *t = json_object_get(entry, "timeout_ms");
+	if (json_is_integer(t) && json_integer_value(t) > 0)
+		return (uint64_t)json_integer_value(t);
+	return ONEX_HANDLER_TIMEOUT_MS_DEFAULT;
+}
+
+uint64_t onex_handler_unit_timeout_ms(const json_t *entry)
+{
+	const json_t *t = json_object_get(json_object_get(entry, "config"), "timeout_ms");
+	if (json_is_integer(t) && json_integer_value(t) > 0)
+		return (uint64_t)json_integer_value(t);
+	return onex_handler_deadline_ms(entry) + ONEX_HANDLER_TIMEOUT_CLEANUP_MS;
+}
+
 void onex_handler_result_ok(struct onex_handler_result *r, json_t *payload)
 {
 	memset(r, 0, sizeof(*r));

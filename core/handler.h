@@ -123,6 +123,20 @@ void onex_handler_shutdown(struct onex_handler *h);
 /* Shut down if needed, then free. Safe on NULL. */
 void onex_handler_free(struct onex_handler *h);
 
+/*
+ * The host's deadline for calls to this handler: the contract entry's
+ * `timeout_ms`, or ONEX_HANDLER_TIMEOUT_MS_DEFAULT. `entry` is the JSON the
+ * unit's initialize() receives.
+ */
+uint64_t onex_handler_deadline_ms(const json_t *entry);
+
+/*
+ * The timeout a unit enforces itself: `config.timeout_ms` when the entry
+ * sets it (the unit then answers with its own message), else the host's
+ * deadline + ONEX_HANDLER_TIMEOUT_CLEANUP_MS, so the host answers first.
+ */
+uint64_t onex_handler_unit_timeout_ms(const json_t *entry);
+
 /* Helpers for units building results. */
 void onex_handler_result_ok(struct onex_handler_result *r, json_t *payload);
 void onex_handler_result_fail(struct onex_handler_result *r,

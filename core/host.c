@@ -341,9 +341,7 @@ static int create_handlers(struct onex_host *host, struct onex_error *err)
 		if (onex_handler_initialize(h, ch->config, err) < 0 ||
 		    onex_node_runtime_register_handler(&host->runtime, h, err) < 0)
 			return -1;
-		const json_t *t = json_object_get(ch->config, "timeout_ms");
-		if (json_is_integer(t) && json_integer_value(t) > 0)
-			host->timeout_ns[ch->type] = (uint64_t)json_integer_value(t) * 1000000u;
+		host->timeout_ns[ch->type] = onex_handler_deadline_ms(ch->config) * 1000000u;
 		onex_log(host->env.log, ONEX_LOG_INFO, NULL, NULL,
 			 "handler %s initialized (unit %s)",
 			 onex_handler_type_name(ch->type), unit->unit_name);

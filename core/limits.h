@@ -29,6 +29,12 @@
 /* Requests whose handler timed out but has not yet called back. */
 #define ONEX_HOST_ABANDONED_MAX 1024u
 #define ONEX_HANDLER_TIMEOUT_MS_DEFAULT 30000u
+/*
+ * A unit's own timeout when its `config.timeout_ms` is not set: the host's
+ * deadline plus this, so the host's TIMEOUT reply always comes first and
+ * the unit's timeout only cleans up (never a race between the two).
+ */
+#define ONEX_HANDLER_TIMEOUT_CLEANUP_MS 1000u
 #define ONEX_SHUTDOWN_GRACE_S_DEFAULT 30u
 #define ONEX_SHUTDOWN_GRACE_S_MIN 1u
 #define ONEX_SHUTDOWN_GRACE_S_MAX 300u
@@ -70,5 +76,18 @@
 #define ONEX_SUITE_WALK_DEPTH_MAX 32u		     /* directory nesting walked */
 #define ONEX_SUITE_JOBS_MAX 64u			     /* worker processes at once */
 #define ONEX_SUITE_RESULT_BYTES_MAX (512u << 20) /* one child's serialized result */
+
+/* The libcurl HTTP handler (core/real/curl_http.c). */
+#define ONEX_CURL_HTTP_TIMEOUT_MS_MAX 3600000u
+#define ONEX_CURL_HTTP_REQUEST_BODY_BYTES_DEFAULT (10u * 1024u * 1024u)
+#define ONEX_CURL_HTTP_RESPONSE_BODY_BYTES_DEFAULT (50u * 1024u * 1024u)
+#define ONEX_CURL_HTTP_BODY_BYTES_MAX (1024u * 1024u * 1024u)
+#define ONEX_CURL_HTTP_HEADER_BYTES_MAX (256u * 1024u) /* response headers, total */
+#define ONEX_CURL_HTTP_CONNECTIONS_DEFAULT 16u
+#define ONEX_CURL_HTTP_CONNECTIONS_MAX 512u /* well below ONEX_LOOP_FDS_MAX */
+#define ONEX_CURL_HTTP_REDIRECTS_DEFAULT 20u
+#define ONEX_CURL_HTTP_REDIRECTS_MAX 100u
+#define ONEX_CURL_HTTP_INFLIGHT_DEFAULT 1024u
+#define ONEX_CURL_HTTP_INFLIGHT_MAX ONEX_HOST_INFLIGHT_MAX
 
 #endif

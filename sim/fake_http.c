@@ -484,8 +484,8 @@ static int http_initialize(struct onex_handler *h, const json_t *config,
 					      0, 0,
 					      "config.timeout_ms must be an integer from 1 to %u",
 					      ONEX_FAKE_HTTP_TIMEOUT_MS_MAX);
-		self->timeout_ms = (uint64_t)json_integer_value(timeout);
 	}
+	self->timeout_ms = onex_handler_unit_timeout_ms(config);
 	if (stubs && onex_fake_http_add_stubs(h, stubs, err) < 0)
 		return -1;
 	return 0;

@@ -8,7 +8,7 @@
  * onex_loop_timer_cancel); the unit answers each event with
  * curl_multi_socket_action(). Nothing blocks and no thread of ours exists.
  * (libcurl's own threaded DNS resolver may run getaddrinfo() on a helper
- * thread for host names; IP literals and "localhost" never use it.)
+ * thread for host names; IP literals never use it.)
  * Connections are kept in the multi handle's cache and reused.
  *
  * Operations http.get, http.post, http.put, http.delete, http.patch.
@@ -66,23 +66,8 @@
 #define ONEX_CURL_HTTP_H
 
 #include "handler.h"
+#include "limits.h"
 
-/*
- * Bounds of this unit (defaults and the largest values config accepts).
- * TODO(limits.h): move next to the other bounds (core/limits.h is shared;
- * this header must not edit it).
- */
-#define ONEX_CURL_HTTP_TIMEOUT_MS_MAX 3600000u
-#define ONEX_CURL_HTTP_REQUEST_BODY_BYTES_DEFAULT (10u * 1024u * 1024u)
-#define ONEX_CURL_HTTP_RESPONSE_BODY_BYTES_DEFAULT (50u * 1024u * 1024u)
-#define ONEX_CURL_HTTP_BODY_BYTES_MAX (1024u * 1024u * 1024u)
-#define ONEX_CURL_HTTP_HEADER_BYTES_MAX (256u * 1024u) /* response headers, total */
-#define ONEX_CURL_HTTP_CONNECTIONS_DEFAULT 16u
-#define ONEX_CURL_HTTP_CONNECTIONS_MAX 512u /* well below ONEX_LOOP_FDS_MAX */
-#define ONEX_CURL_HTTP_REDIRECTS_DEFAULT 20u
-#define ONEX_CURL_HTTP_REDIRECTS_MAX 100u
-#define ONEX_CURL_HTTP_INFLIGHT_DEFAULT 1024u
-#define ONEX_CURL_HTTP_INFLIGHT_MAX ONEX_HOST_INFLIGHT_MAX
 
 /* type http, unit name "libcurl". */
 extern const struct onex_handler_unit onex_curl_http_unit;

@@ -3,22 +3,23 @@
  * wiring table names the units it links; contracts enabling the dev-only
  * `local` handler are refused while loading.
  *
- * Handler units for http/db (libcurl, libpq) and the Kafka bus arrive
- * with the real units (core/real/); until then this binary links the
- * stdio and in-memory buses and no handler unit, and says so when a
- * contract asks for one.
+ * The real units live in core/real/; a handler type or bus kind that is
+ * not in these tables is refused at start with the list of what is linked.
  */
 #include "host_cli.h"
 #include "inmemory_bus.h"
+#include "real/curl_http.h"
 #include "stdio_bus.h"
+
+static const struct onex_handler_unit *const handlers[] = { &onex_curl_http_unit };
 
 static const struct onex_bus_unit *const buses[] = { &onex_stdio_bus_unit,
 						     &onex_inmemory_bus_unit };
 
 static const struct onex_wiring wiring = {
 	.binary = "onex-host",
-	.handlers = NULL,
-	.handler_count = 0,
+	.handlers = handlers,
+	.handler_count = sizeof(handlers) / sizeof(handlers[0]),
 	.buses = buses,
 	.bus_count = sizeof(buses) / sizeof(buses[0]),
 };

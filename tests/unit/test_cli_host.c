@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_server.h"
 #include "spawn.h"
 
 #define DEV_CONTRACT "fixtures/contracts/dev_local.yaml"
@@ -247,6 +248,41 @@ static void test_sigterm_drains_and_exits_zero(void **state)
 	spawn_result_release(&res);
 }
 
+static void test_production_host_calls_http(void **state)
+{
+	(void)state;
+	struct http_server srv;
+	char url[256], in[512];
+	assert_int_equal(http_server_start(&srv), 0);
+	snprintf(in, sizeof(in),
+		 "{\"envelope_id\":\"" ID1 "\",\"correlation_id\":\"" ID2 "\","
+		 "\"operation\":\"http.get\",\"payload\":{\"url\":\"%s\"}}\n"
+		 "{\"operation\":\"local.echo\"}\n",
+		 http_server_url(&srv, "/json", url, sizeof(url)));
+	const char *argv[] = { host_bin, "fixtures/contracts/http_stdio.yaml", NULL };
+	struct spawn_result res;
+	run(argv, in, strlen(in), &res);
+	http_server_stop(&srv);
+	assert_int_equal(res.exit_code, 0);
+	assert_int_equal(spawn_count_lines(res.out), 2);
+	json_t *r = line_json(&res, 0);
+	assert_string_equal(str(r, "correlation_id"), ID2);
+	assert_string_equal(str(r, "causation_id"), ID1);
+	assert_true(json_is_true(json_object_get(r, "success")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "payload"), "status_code")), 200);
+	json_decref(r);
+	r = line_json(&res, 1); /* the production host has no local handler */
+	assert_string_equal(str(json_object_get(r, "error"), "code"), "HANDLER_NOT_FOUND");
+	json_decref(r);
+	spawn_result_release(&res);
+
+	const char *dry[] = { host_bin, "--dry-run", "fixtures/contracts/http_stdio.yaml", NULL };
+	run(dry, "", 0, &res);
+	assert_int_equal(res.exit_code, 0);
+	assert_contains(res.out, "handler: http -> unit libcurl");
+	spawn_result_release(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_dry_run_and_describe_wiring),
 		cmocka_unit_test(test_usage_errors_and_help),
 		cmocka_unit_test(test_sigterm_drains_and_exits_zero),
+		cmocka_unit_test(test_production_host_calls_http),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
