@@ -90,4 +90,17 @@
 #define ONEX_CURL_HTTP_INFLIGHT_DEFAULT 1024u
 #define ONEX_CURL_HTTP_INFLIGHT_MAX ONEX_HOST_INFLIGHT_MAX
 
+/* The libpq db handler (core/real/pg_db.c). */
+#define ONEX_PG_POOL_SIZE_DEFAULT 5u
+#define ONEX_PG_POOL_SIZE_MAX 64u
+#define ONEX_PG_QUEUE_DEFAULT 1024u
+#define ONEX_PG_QUEUE_MAX 100000u
+#define ONEX_PG_ROWS_MAX 10000u /* rows in one result; equals ONEX_SQLITE_ROWS_MAX */
+#define ONEX_PG_TRANSACTION_STATEMENTS_MAX 100u
+#define ONEX_PG_STATEMENTS_CACHED_MAX 128u /* prepared statements per connection */
+#define ONEX_PG_CONNECT_TIMEOUT_MS_DEFAULT 10000u
+#define ONEX_PG_RECONNECT_MIN_MS_DEFAULT 100u
+#define ONEX_PG_RECONNECT_MAX_MS_DEFAULT 5000u
+#define ONEX_PG_CONFIG_MS_MAX 3600000u /* largest *_ms accepted in config */
+
 #endif

@@ -22,6 +22,7 @@
 #include "handler_type.h"
 #include "limits.h"
 #include "log.h"
+#include "sql_text.h"
 #include "loop.h"
 #include "prng.h"
 
@@ -379,111 +380,6 @@ static void map_db_error(struct sqlite_db *self, struct onex_handler_result *r)
 /* ---- SQL text scanning ------------------------------------------------------------------- */
 
 /* Skip one comment at p, if any; returns the position after it. */
-static const char *skip_comment(const char *p, const char *end)
-{
-	if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
-		while (p < end && *p != '\n')
-			p++;
-	} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
-		p += 2;
-		while (p < end && !(end - p >= 2 && p[0] == '*' && p[1] == '/'))
-			p++;
-		p = end - p >= 2 ? p + 2 : end;
-	}
-	return p;
-}
-
-/* Skip whitespace, comments and (when semis) semicolons. */
-static const char *skip_blank(const char *p, const char *end, int semis)
-{
-	for (;;) {
-		const char *q = skip_comment(p, end);
-		if (q != p) {
-			p = q;
-		} else if (p < end && (isspace((unsigned char)*p) || (semis && *p == ';'))) {
-			p++;
-		} else {
-			return p;
-		}
-	}
-}
-
-static int is_word_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_' || c == '$';
-}
-
-/* True when the statement's first keyword controls transactions. */
-static int is_transaction_control(const char *sql, size_t len)
-{
-	static const char *const words[] = { "BEGIN", "COMMIT", "END", "ROLLBACK",
-					     "SAVEPOINT", "RELEASE", NULL };
-	const char *end = sql + len, *p = skip_blank(sql, end, 1), *w = p;
-	while (p < end && is_word_char(*p))
-		p++;
-	for (const char *const *k = words; *k; k++)
-		if ((size_t)(p - w) == strlen(*k) && strncasecmp(w, *k, strlen(*k)) == 0)
-			return 1;
-	return 0;
-}
-
-enum { SUS_SEMI_COMMENT = 1, SUS_STACKED = 2, SUS_DROP = 4, SUS_UNION = 8 };
-
-static const char *skip_quoted(const char *p, const char *end)
-{
-	char q = *p++;
-	while (p < end && *p != q)
-		p++;
-	return p < end ? p + 1 : end; /* a doubled quote reopens: same result */
-}
-
-static unsigned scan_suspicious(const char *sql, size_t len)
-{
-	const char *p = sql, *end = sql + len;
-	unsigned found = memmem(sql, len, ";--", 3) ? SUS_SEMI_COMMENT : 0;
-	int depth = 0;
-	while (p < end) {
-		const char *q = skip_comment(p, end);
-		if (q != p) {
-			p = q;
-		} else if (*p == '\'' || *p == '"' || *p == '`') {
-			p = skip_quoted(p, end);
-		} else if (*p == ';') {
-			if (skip_blank(p + 1, end, 1) < end)
-				found |= SUS_STACKED;
-			p++;
-		} else if (is_word_char(*p)) {
-			const char *w = p;
-			while (p < end && is_word_char(*p))
-				p++;
-			if (p - w == 4 && strncasecmp(w, "DROP", 4) == 0)
-				found |= SUS_DROP;
-			if (p - w == 5 && strncasecmp(w, "UNION", 5) == 0 && depth == 0)
-				found |= SUS_UNION;
-		} else {
-			depth += *p == '(';
-			depth -= *p == ')' && depth > 0;
-			p++;
-		}
-	}
-	return found;
-}
-
-static void warn_suspicious(struct sqlite_db *self, const struct onex_envelope *req,
-			    const char *sql, size_t len, long statement)
-{
-	unsigned f = scan_suspicious(sql, len);
-	char where[48] = "";
-	if (!f)
-		return;
-	if (statement >= 0)
-		snprintf(where, sizeof(where), " (statement %ld)", statement);
-	/* The SQL itself is not logged: literals in it may be sensitive. */
-	onex_log(self->base.env.log, ONEX_LOG_WARN, req->correlation_id, req->envelope_id,
-		 "db: suspicious SQL in %s%s:%s%s%s%s", req->operation, where,
-		 f & SUS_SEMI_COMMENT ? " ';--'" : "", f & SUS_STACKED ? " stacked-statements" : "",
-		 f & SUS_DROP ? " DROP" : "", f & SUS_UNION ? " UNION-outside-subquery" : "");
-}
 
 /* ---- binding and columns ------------------------------------------------------------------ */
 
@@ -662,7 +558,7 @@ static sqlite3_stmt *prepare_one(struct sqlite_db *self, const json_t *sql_j,
 					 "payload.sql holds no statement");
 		return NULL;
 	}
-	if (skip_blank(tail, sql + len, 1) < sql + len) {
+	if (onex_sql_skip_blank(tail, sql + len, 1) < sql + len) {
 		sqlite3_finalize(stmt);
 		fail_sql(r, ONEX_ERR_HANDLER_EXECUTION_ERROR, "42601", 0,
 			 "cannot run more than one SQL statement per call");
@@ -749,7 +645,7 @@ static int check_statement(const json_t *sql, const json_t *params, const char *
 					 "%s.parameters must be a list", where);
 		return -1;
 	}
-	if (is_transaction_control(json_string_value(sql), json_string_length(sql))) {
+	if (onex_sql_is_transaction_control(json_string_value(sql), json_string_length(sql))) {
 		onex_handler_result_fail(r, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
 					 "%s.sql: transaction control statements are not "
 					 "allowed; use db.transaction",
@@ -767,7 +663,7 @@ static void run_single(struct sqlite_db *self, const struct onex_envelope *req,
 	json_t *out = NULL;
 	if (check_statement(sql, params, "payload", r) < 0)
 		return;
-	warn_suspicious(self, req, json_string_value(sql), json_string_length(sql), -1);
+	onex_sql_warn_suspicious(self->base.env.log, req, json_string_value(sql), json_string_length(sql), -1);
 	if (run_statement(self, sql, params, want_rows, &out, r) == 0)
 		onex_handler_result_ok(r, out);
 }
@@ -790,7 +686,7 @@ static int check_transaction(struct sqlite_db *self, const struct onex_envelope 
 		snprintf(where, sizeof(where), "payload.statements[%zu]", i);
 		if (check_statement(sql, json_object_get(s, "parameters"), where, r) < 0)
 			return -1;
-		warn_suspicious(self, req, json_string_value(sql), json_string_length(sql),
+		onex_sql_warn_suspicious(self->base.env.log, req, json_string_value(sql), json_string_length(sql),
 				(long)i);
 	}
 	return 0;

@@ -28,6 +28,7 @@
 
 #include "handler_type.h"
 #include "log.h"
+#include "sql_text.h"
 #include "loop.h"
 
 #define UNIT "libpq"
@@ -135,6 +136,7 @@ struct pg_conn {
 	unsigned watched;  /* events asked of the loop, 0 = not watched */
 	int flushing;	   /* PQflush said more output is queued */
 	int abandon;	   /* drop after this result: the rest is not wanted */
+	int fatal;	   /* the server said FATAL: it is closing this session */
 	struct pg_req *req;
 	uint64_t timer_id; /* reconnect (DOWN) or connect timeout (CONNECTING) */
 	int timer_armed;
@@ -150,6 +152,7 @@ struct pg_db {
 	char *values[KEYWORDS_MAX];
 	size_t n_keywords;
 	int expand_dbname;
+	char *dsn_options; /* the connection string's own "options", merged with ours */
 	unsigned pool_size, queue_max;
 	uint64_t connect_timeout_ms, reconnect_min_ms, reconnect_max_ms;
 	struct pg_conn *conns;
@@ -174,74 +177,7 @@ static void conn_drain(struct pg_conn *c);
 static void req_next(struct pg_conn *c);
 static void pool_dispatch(struct pg_db *self);
 
-/* ---- SQL text scanning shared in spirit with sim/sqlite_db.c ----------------------- */
-/*
- * The suspicious-pattern scan and the transaction-control check are the
- * simulation's, byte for byte, so both units warn and refuse alike.
- */
-
-static const char *skip_comment(const char *p, const char *end)
-{
-	if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
-		while (p < end && *p != '\n')
-			p++;
-	} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
-		p += 2;
-		while (p < end && !(end - p >= 2 && p[0] == '*' && p[1] == '/'))
-			p++;
-		p = end - p >= 2 ? p + 2 : end;
-	}
-	return p;
-}
-
-static const char *skip_blank(const char *p, const char *end, int semis)
-{
-	for (;;) {
-		const char *q = skip_comment(p, end);
-		if (q != p) {
-			p = q;
-		} else if (p < end && (isspace((unsigned char)*p) || (semis && *p == ';'))) {
-			p++;
-		} else {
-			return p;
-		}
-	}
-}
-
-static int is_word_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_' || c == '$';
-}
-
-/* The statement's first keyword, as [*word, *word + returned length). */
-static size_t first_word(const char *sql, size_t len, const char **word)
-{
-	const char *end = sql + len, *p = skip_blank(sql, end, 1);
-	*word = p;
-	while (p < end && is_word_char(*p))
-		p++;
-	return (size_t)(p - *word);
-}
-
-static int word_in(const char *w, size_t n, const char *const *words)
-{
-	for (const char *const *k = words; *k; k++)
-		if (n == strlen(*k) && strncasecmp(w, *k, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* True when the statement's first keyword controls transactions. */
-static int is_transaction_control(const char *sql, size_t len)
-{
-	/* The simulation's list, plus PostgreSQL's START and ABORT. */
-	static const char *const words[] = { "BEGIN",	"COMMIT",  "END",   "ROLLBACK",
-					     "SAVEPOINT", "RELEASE", "START", "ABORT",
-					     NULL };
-	const char *w;
-	size_t n = first_word(sql, len, &w);
-	return word_in(w, n, words);
-}
+/* ---- SQL text: the scans shared with the simulation are in core/units/sql_text.c ---- */
 
 /* Statements worth a named prepared statement: plannable DML and queries. */
 static int is_cacheable(const char *sql, size_t len)
@@ -249,66 +185,8 @@ static int is_cacheable(const char *sql, size_t len)
 	static const char *const words[] = { "SELECT", "INSERT", "UPDATE", "DELETE", "WITH",
 					     "VALUES", "TABLE",	 "MERGE",  NULL };
 	const char *w;
-	size_t n = first_word(sql, len, &w);
-	return word_in(w, n, words);
-}
-
-enum { SUS_SEMI_COMMENT = 1, SUS_STACKED = 2, SUS_DROP = 4, SUS_UNION = 8 };
-
-static const char *skip_quoted(const char *p, const char *end)
-{
-	char q = *p++;
-	while (p < end && *p != q)
-		p++;
-	return p < end ? p + 1 : end;
-}
-
-static unsigned scan_suspicious(const char *sql, size_t len)
-{
-	const char *p = sql, *end = sql + len;
-	unsigned found = memmem(sql, len, ";--", 3) ? SUS_SEMI_COMMENT : 0;
-	int depth = 0;
-	while (p < end) {
-		const char *q = skip_comment(p, end);
-		if (q != p) {
-			p = q;
-		} else if (*p == '\'' || *p == '"' || *p == '`') {
-			p = skip_quoted(p, end);
-		} else if (*p == ';') {
-			if (skip_blank(p + 1, end, 1) < end)
-				found |= SUS_STACKED;
-			p++;
-		} else if (is_word_char(*p)) {
-			const char *w = p;
-			while (p < end && is_word_char(*p))
-				p++;
-			if (p - w == 4 && strncasecmp(w, "DROP", 4) == 0)
-				found |= SUS_DROP;
-			if (p - w == 5 && strncasecmp(w, "UNION", 5) == 0 && depth == 0)
-				found |= SUS_UNION;
-		} else {
-			depth += *p == '(';
-			depth -= *p == ')' && depth > 0;
-			p++;
-		}
-	}
-	return found;
-}
-
-static void warn_suspicious(struct pg_db *self, const struct onex_envelope *env,
-			    const char *sql, size_t len, long statement)
-{
-	unsigned f = scan_suspicious(sql, len);
-	char where[48] = "";
-	if (!f)
-		return;
-	if (statement >= 0)
-		snprintf(where, sizeof(where), " (statement %ld)", statement);
-	/* The SQL itself is not logged: literals in it may be sensitive. */
-	onex_log(self->base.env.log, ONEX_LOG_WARN, env->correlation_id, env->envelope_id,
-		 "db: suspicious SQL in %s%s:%s%s%s%s", env->operation, where,
-		 f & SUS_SEMI_COMMENT ? " ';--'" : "", f & SUS_STACKED ? " stacked-statements" : "",
-		 f & SUS_DROP ? " DROP" : "", f & SUS_UNION ? " UNION-outside-subquery" : "");
+	size_t n = onex_sql_first_word(sql, len, &w);
+	return onex_sql_word_in(w, n, words);
 }
 
 /* ---- placeholders: a PostgreSQL-aware lexer ------------------------------------------ */
@@ -451,7 +329,7 @@ static void scan_sql(const char *sql, size_t len, struct sql_shape *s)
 		if (isspace((unsigned char)c) || c == ';') {
 			p++;
 		} else if (end - p >= 2 && c == '-' && p[1] == '-') {
-			p = skip_comment(p, end);
+			p = onex_sql_skip_comment(p, end);
 		} else if (end - p >= 2 && c == '/' && p[1] == '*') {
 			p = skip_block_comment(p, end);
 		} else {
@@ -537,7 +415,7 @@ static int check_statement(struct pg_req *req, const json_t *sql, const json_t *
 			 "%s.parameters must be a list", where);
 		return -1;
 	}
-	if (is_transaction_control(json_string_value(sql), json_string_length(sql))) {
+	if (onex_sql_is_transaction_control(json_string_value(sql), json_string_length(sql))) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "%s.sql: transaction control statements are not allowed; use "
 			 "db.transaction",
@@ -621,7 +499,9 @@ static int prepare_single(struct pg_req *req, const struct onex_envelope *env)
 	const json_t *params = json_object_get(env->payload, "parameters");
 	if (check_statement(req, sql, params, "payload") < 0)
 		return -1;
-	warn_suspicious(req->self, env, json_string_value(sql), json_string_length(sql), -1);
+	onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql), -1);
+	if (!(req->stmts = calloc(1, sizeof(*req->stmts))))
+		ONEX_BUG("libpq db: out of memory");
 	req->n_stmts = 1;
 	return shape_statement(req, &req->stmts[0], sql, params, "payload");
 }
@@ -642,7 +522,7 @@ static int prepare_transaction(struct pg_req *req, const struct onex_envelope *e
 		snprintf(where, sizeof(where), "payload.statements[%zu]", i);
 		if (check_statement(req, sql, json_object_get(s, "parameters"), where) < 0)
 			return -1;
-		warn_suspicious(req->self, env, json_string_value(sql), json_string_length(sql),
+		onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql),
 				(long)i);
 	}
 	if (!(req->stmts = calloc(n, sizeof(*req->stmts))))
@@ -1192,7 +1072,7 @@ static struct pg_req *req_new(struct pg_db *self, const struct onex_envelope *en
 			      onex_handler_done_cb done, void *done_arg)
 {
 	struct pg_req *req = calloc(1, sizeof(*req));
-	if (!req || !(req->stmts = calloc(1, sizeof(*req->stmts))))
+	if (!req)
 		ONEX_BUG("libpq db: out of memory");
 	req->self = self;
 	req->done = done;
@@ -1752,7 +1632,7 @@ static void conn_close(struct pg_conn *c)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = CONN_DOWN;
-	c->flushing = c->abandon = 0;
+	c->flushing = c->abandon = c->fatal = 0;
 	cache_clear(c);
 }
 
@@ -1832,7 +1712,14 @@ static void conn_connect_poll(struct pg_conn *c)
 static void conn_notice(void *arg, const PGresult *res)
 {
 	struct pg_conn *c = arg;
-	/* Server notices (and a FATAL that arrives while idle) go to the log, not stderr. */
+	/*
+	 * Server notices go to the log, not to libpq's default (stderr). An
+	 * error that arrives while idle comes here too: a FATAL one ("terminating
+	 * connection due to administrator command") means the session is over
+	 * even if the socket's end has not been read yet.
+	 */
+	if (strcmp(field(res, PG_DIAG_SEVERITY_NONLOCALIZED), "FATAL") == 0)
+		c->fatal = 1;
 	onex_log(c->self->base.env.log, ONEX_LOG_DEBUG, c->req ? req_corr(c->req) : NULL, NULL,
 		 "db: connection %u: server %s %s: %s", c->index, field(res, PG_DIAG_SEVERITY),
 		 field(res, PG_DIAG_SQLSTATE), field(res, PG_DIAG_MESSAGE_PRIMARY));
@@ -1889,14 +1776,20 @@ static void conn_broken(struct pg_conn *c, const char *why)
 		conn_timer_set(c, 0);
 }
 
-/* Idle: take in what the server sent (notifications, a goodbye). */
-static void conn_idle_input(struct pg_conn *c)
+/*
+ * Idle: parse what the server sent (notifications, a goodbye). 1 while the
+ * connection is usable; else it is closed and reopening, and 0.
+ */
+static int conn_idle_input(struct pg_conn *c)
 {
 	PGnotify *n;
-	while ((n = PQnotifies(c->pg)))
+	while ((n = PQnotifies(c->pg))) /* parses pending input, notices included */
 		PQfreemem(n);
-	if (PQstatus(c->pg) == CONNECTION_BAD)
+	if (PQstatus(c->pg) == CONNECTION_BAD || c->fatal) {
 		conn_broken(c, "was closed by the server");
+		return 0;
+	}
+	return 1;
 }
 
 static void conn_on_fd(void *arg, int fd, unsigned events)
@@ -1930,11 +1823,12 @@ static struct pg_conn *pool_idle(struct pg_db *self)
 		struct pg_conn *c = &self->conns[i];
 		if (c->state != CONN_IDLE)
 			continue;
-		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+		if (!PQconsumeInput(c->pg)) {
 			conn_broken(c, "was lost while idle");
 			continue;
 		}
-		return c;
+		if (conn_idle_input(c))
+			return c;
 	}
 	return NULL;
 }
@@ -2087,6 +1981,10 @@ static int config_conninfo(struct pg_db *self, const json_t *conf, struct onex_e
 					 "reason is withheld: it may quote a password)",
 				    source);
 	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val && *o->val &&
+		    !(self->dsn_options = strdup(o->val)))
+			ONEX_BUG("libpq db: out of memory");
 	PQconninfoFree(opts);
 	self->expand_dbname = 1; /* the first "dbname" is the whole string */
 	return keyword_add(self, "dbname", text, err);
@@ -2118,29 +2016,38 @@ static int config_keywords(struct pg_db *self, const json_t *conf, struct onex_e
 	return 0;
 }
 
-static void config_warn_unknown(struct pg_db *self, const json_t *conf)
+/* Contracts are strict (spec §3): an unknown key is an error, as in the http unit. */
+static int config_check_keys(const json_t *conf, struct onex_error *err)
 {
 	static const char *const known[] = {
 		"conninfo_env", "dsn", "host", "hostaddr", "port", "dbname", "user",
 		"sslmode", "pool_size", "queue_max", "connect_timeout_ms", "reconnect_min_ms",
-		"reconnect_max_ms", "timeout_ms",
-		/* the simulation's keys: one contract serves both units */
-		"latency_ms", "seed", "max_vm_steps", NULL
+		"reconnect_max_ms", "timeout_ms", NULL
 	};
 	const char *key;
 	const json_t *v;
 	json_object_foreach((json_t *)conf, key, v) {
-		if (!word_in(key, strlen(key), known))
-			onex_log(self->base.env.log, ONEX_LOG_WARN, NULL, NULL,
-				 "db: config.%s is not used by the libpq unit", key);
+		const char *const *k = known;
+		while (*k && strcmp(*k, key) != 0) /* exact: keys are case-sensitive */
+			k++;
+		if (strcmp(key, "password") != 0 && !*k)
+			return config_error(err, "unknown key config.%s for the db handler (libpq); "
+						 "valid: conninfo_env, dsn, host, hostaddr, port, "
+						 "dbname, user, sslmode, pool_size, queue_max, "
+						 "timeout_ms, connect_timeout_ms, reconnect_min_ms, "
+						 "reconnect_max_ms",
+					    key);
 	}
+	return 0;
 }
 
 static int config_limits(struct pg_db *self, const json_t *entry, const json_t *conf,
 			 struct onex_error *err)
 {
 	uint64_t pool = ONEX_PG_POOL_SIZE_DEFAULT, queue = ONEX_PG_QUEUE_DEFAULT, stmt_ms;
-	char opt[64];
+	const char *base = self->dsn_options ? self->dsn_options : getenv("PGOPTIONS");
+	char *opt;
+	int rc;
 	if (config_uint(conf, "pool_size", 1, ONEX_PG_POOL_SIZE_MAX, &pool, err) < 0 ||
 	    config_uint(conf, "queue_max", 1, ONEX_PG_QUEUE_MAX, &queue, err) < 0 ||
 	    config_uint(conf, "connect_timeout_ms", 1, ONEX_PG_CONFIG_MS_MAX,
@@ -2162,8 +2069,13 @@ static int config_limits(struct pg_db *self, const json_t *entry, const json_t *
 	 * has to (libpq 15's PQcancel would block).
 	 */
 	stmt_ms = onex_handler_unit_timeout_ms(entry);
-	snprintf(opt, sizeof(opt), "-c statement_timeout=%llu", (unsigned long long)stmt_ms);
-	return keyword_add(self, "options", opt, err);
+	/* Our "options" replaces the string's (and PGOPTIONS): keep theirs first. */
+	if (asprintf(&opt, "%s%s-c statement_timeout=%llu", base ? base : "",
+		     base && *base ? " " : "", (unsigned long long)stmt_ms) < 0)
+		return config_error(err, "out of memory");
+	rc = keyword_add(self, "options", opt, err);
+	free(opt);
+	return rc;
 }
 
 static int db_initialize(struct onex_handler *h, const json_t *config, struct onex_error *err)
@@ -2176,11 +2088,11 @@ static int db_initialize(struct onex_handler *h, const json_t *config, struct on
 		return config_error(err, "db handler config must be a mapping");
 	if (!conf)
 		conf = empty = json_object();
-	if (config_keywords(self, conf, err) < 0 || config_limits(self, config, conf, err) < 0 ||
+	if (config_check_keys(conf, err) < 0 || config_keywords(self, conf, err) < 0 ||
+	    config_limits(self, config, conf, err) < 0 ||
 	    keyword_add(self, "client_encoding", "UTF8", err) < 0 ||
 	    keyword_add(self, "fallback_application_name", "onex-host", err) < 0)
 		goto out;
-	config_warn_unknown(self, conf);
 	if (!(self->conns = calloc(self->pool_size, sizeof(*self->conns)))) {
 		config_error(err, "out of memory");
 		goto out;
@@ -2286,6 +2198,7 @@ static void db_free(struct onex_handler *h)
 	}
 	for (size_t i = 0; i < self->n_keywords; i++)
 		free(self->values[i]);
+	free(self->dsn_options);
 	free(self->conns);
 	free(self);
 }

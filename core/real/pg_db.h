@@ -94,6 +94,8 @@
  *   so the host's TIMEOUT comes first and the server then stops the
  *   statement; a statement_timeout inside the connection string is
  *   overridden). A statement over it is TIMEOUT, sqlstate 57014.
+ * Any other key is a HANDLER_CONFIGURATION_ERROR (contracts are strict, as
+ * for the http unit; the simulation's latency_ms/seed are refused too).
  * With none of the connection keys libpq's defaults apply (PGHOST, ...).
  * client_encoding is always UTF8. A host name is resolved with
  * getaddrinfo() while connecting: use hostaddr or a socket directory to
@@ -104,19 +106,6 @@
 
 #include "handler.h"
 #include "limits.h"
-
-/* TODO(limits.h): move next to the other bounds. */
-#define ONEX_PG_POOL_SIZE_DEFAULT 5u
-#define ONEX_PG_POOL_SIZE_MAX 64u
-#define ONEX_PG_QUEUE_DEFAULT 1024u
-#define ONEX_PG_QUEUE_MAX 100000u
-#define ONEX_PG_ROWS_MAX 10000u /* rows in one result; equals ONEX_SQLITE_ROWS_MAX */
-#define ONEX_PG_TRANSACTION_STATEMENTS_MAX 100u
-#define ONEX_PG_STATEMENTS_CACHED_MAX 128u /* prepared statements per connection */
-#define ONEX_PG_CONNECT_TIMEOUT_MS_DEFAULT 10000u
-#define ONEX_PG_RECONNECT_MIN_MS_DEFAULT 100u
-#define ONEX_PG_RECONNECT_MAX_MS_DEFAULT 5000u
-#define ONEX_PG_CONFIG_MS_MAX 3600000u /* largest *_ms accepted in config */
 
 /* type db, unit name "libpq". */
 extern const struct onex_handler_unit onex_pg_db_unit;
