@@ -364,6 +364,12 @@ static void map_error(struct onex_handler_result *r, int ext, const char *msg)
 			 error_classes[i].format, rest);
 		return;
 	}
+	/* INSERT into a missing column: PostgreSQL calls it an undefined column too. */
+	if ((rest = strstr(msg, " has no column named ")) && strncmp(msg, "table ", 6) == 0) {
+		fail_sql(r, ONEX_ERR_HANDLER_EXECUTION_ERROR, "42703", ext,
+			 "column \"%s\" does not exist", rest + strlen(" has no column named "));
+		return;
+	}
 	if ((rest = strstr(msg, " already exists")) && strncmp(msg, "table ", 6) == 0) {
 		fail_sql(r, ONEX_ERR_HANDLER_EXECUTION_ERROR, "42P07", ext,
 			 "relation \"%.*s\" already exists", (int)(rest - msg - 6), msg + 6);
