@@ -32,6 +32,10 @@
  * `held` while the host is paused, up to the threshold, which then pauses
  * the partitions; so a paused bus is bounded the same way.
  *
+ * Release. A message the host gives back (onex_kafka_bus_release: its
+ * reply could not be published) stops its partition; after a backoff the
+ * partition is fetched again from that message.
+ *
  * Tokens: (partition + 1) << 48 | offset.
  */
 #include "kafka_bus.h"
@@ -74,6 +78,8 @@ struct part {
 	int64_t commit_sent; /* highest offset handed to rd_kafka_commit() */
 	int64_t committed;   /* highest offset the broker confirmed */
 	int64_t next_offset; /* last taken + 1; -1 before the first */
+	int64_t rewind_to;   /* released: fetch again from here; -1 none */
+	unsigned releases;   /* in a row, for the backoff; reset by an ack */
 };
 
 enum pub_kind { PUB_REPLY, PUB_DLQ };
@@ -123,9 +129,10 @@ struct kafka_bus {
 	/* librdkafka. */
 	rd_kafka_t *rk[2];
 	rd_kafka_queue_t *queue[2];
+	rd_kafka_topic_t *warm[2]; /* output and dead-letter topics, known early */
 	int pipe_r, pipe_w, watching;
-	uint64_t housekeeping_timer, kick_timer, commit_timer;
-	int housekeeping_armed, kick_armed, commit_armed;
+	uint64_t housekeeping_timer, kick_timer, commit_timer, rewind_timer;
+	int housekeeping_armed, kick_armed, commit_armed, rewind_armed;
 
 	/* Partitions (indexed by id) and messages. */
 	struct part **parts;
@@ -149,7 +156,7 @@ struct kafka_bus {
 	int last_error_code;
 	uint64_t last_error_ns;
 	unsigned dlq_failing;
-	uint64_t taken, delivered, acked, dead_lettered, published, publish_failed,
+	uint64_t taken, delivered, acked, released, dead_lettered, published, publish_failed,
 		publish_refused, commits, commit_failures, partition_pauses, rebalances;
 };
 
@@ -215,7 +222,7 @@ static struct part *part_get(struct kafka_bus *bus, int32_t id, int create)
 			ONEX_BUG("out of memory for a partition");
 		part->id = id;
 		part->commit_next = part->commit_sent = part->committed = -1;
-		part->next_offset = -1;
+		part->next_offset = part->rewind_to = -1;
 		bus->parts[id] = part;
 	}
 	return bus->parts[id];
@@ -331,12 +338,13 @@ static void part_forget(struct kafka_bus *bus, struct part *part)
 
 /* ---- flow control ------------------------------------------------------------ */
 
-/* The assigned partitions as a list (NULL when none). */
-static rd_kafka_topic_partition_list_t *assigned_list(struct kafka_bus *bus)
+/* The assigned partitions as a list (NULL when none); not those waiting to rewind. */
+static rd_kafka_topic_partition_list_t *assigned_list(struct kafka_bus *bus, int rewinding)
 {
 	rd_kafka_topic_partition_list_t *list = NULL;
 	for (size_t i = 0; i < bus->nparts; i++) {
-		if (!bus->parts[i] || !bus->parts[i]->assigned)
+		if (!bus->parts[i] || !bus->parts[i]->assigned ||
+		    (!rewinding && bus->parts[i]->rewind_to >= 0))
 			continue;
 		if (!list)
 			list = rd_kafka_topic_partition_list_new(8);
@@ -372,7 +380,7 @@ static void wake_fetcher(struct kafka_bus *bus, rd_kafka_topic_partition_list_t 
 
 static void set_fetch_paused(struct kafka_bus *bus, int pause)
 {
-	rd_kafka_topic_partition_list_t *list = assigned_list(bus);
+	rd_kafka_topic_partition_list_t *list = assigned_list(bus, pause);
 	bus->fetch_paused = pause;
 	if (pause)
 		bus->partition_pauses++;
@@ -494,7 +502,8 @@ static void assign_partitions(struct kafka_bus *bus, rd_kafka_t *rk,
 		}
 		part->assigned = 1;
 		part->commit_next = part->commit_sent = part->committed = -1;
-		part->next_offset = -1;
+		part->next_offset = part->rewind_to = -1;
+		part->releases = 0;
 	}
 	if (cooperative) {
 		rd_kafka_error_t *error = rd_kafka_incremental_assign(rk, list);
@@ -975,8 +984,95 @@ static void ack_token(struct kafka_bus *bus, uint64_t token)
 	slot->done = 1;
 	bus->acked++;
 	bus->inflight--;
-	if (ring_advance(part))
+	if (ring_advance(part)) {
+		part->releases = 0;
 		schedule_commit(bus, ONEX_KAFKA_COMMIT_INTERVAL_MS);
+	}
+	update_fetch(bus);
+}
+
+/* ---- released messages: fetched and delivered again ------------------------------ */
+
+static void one_partition(struct kafka_bus *bus, struct part *part, int64_t offset,
+			  rd_kafka_topic_partition_list_t **list)
+{
+	*list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(*list, bus->topic, part->id)->offset = offset;
+}
+
+static void rewind_fire(void *arg)
+{
+	struct kafka_bus *bus = arg;
+	bus->rewind_armed = 0;
+	if (bus->shut || bus->freeing)
+		return;
+	for (size_t i = 0; i < bus->nparts; i++) {
+		struct part *part = bus->parts[i];
+		rd_kafka_topic_partition_list_t *list;
+		rd_kafka_error_t *error;
+		if (!part || !part->assigned || part->rewind_to < 0)
+			continue;
+		one_partition(bus, part, part->rewind_to, &list);
+		onex_log(bus->env.log, ONEX_LOG_INFO, NULL, NULL,
+			 "kafka bus: delivering %s [%" PRId32 "] again from @%" PRId64, bus->topic,
+			 part->id, part->rewind_to);
+		part->next_offset = part->rewind_to;
+		part->rewind_to = -1;
+		if (!bus->fetch_paused) /* else the resume at the threshold does it */
+			rd_kafka_resume_partitions(bus->rk[CONSUMER], list);
+		/* After the resume: the seek also wakes the fetcher (see wake_fetcher). */
+		if ((error = rd_kafka_seek_partitions(bus->rk[CONSUMER], list, 0)))
+			rd_kafka_error_destroy(error);
+		rd_kafka_topic_partition_list_destroy(list);
+	}
+}
+
+/*
+ * The host gives a delivered message back without a reply (the reply
+ * could not be published). It stays uncommitted; its partition stops,
+ * forgets it and everything taken after it, and after a backoff (1 s,
+ * doubling to 30 s while releases repeat) fetches from it again, so it and
+ * the messages after it are delivered again. Later acks of the forgotten
+ * deliveries are ignored or count for the new ones.
+ */
+static void release_token(struct kafka_bus *bus, uint64_t token)
+{
+	uint64_t high = token >> OFFSET_BITS, delay_ms = ONEX_KAFKA_RELEASE_BACKOFF_MS_MIN;
+	struct part *part;
+	struct slot *slot;
+	rd_kafka_topic_partition_list_t *list;
+	if (high == 0 || high > ONEX_KAFKA_PARTITIONS_MAX || bus->shut)
+		return;
+	part = part_get(bus, (int32_t)(high - 1), 0);
+	if (!part || !part->assigned ||
+	    !(slot = ring_find(part, (int64_t)(token & OFFSET_MASK))) || slot->done)
+		return;
+	int64_t from = slot->offset;
+	while (part->count && ring_at(part, part->count - 1)->offset >= from) {
+		if (!ring_at(part, part->count - 1)->done)
+			bus->inflight--;
+		part->count--;
+	}
+	held_drop(bus, part->id); /* all taken after the released one */
+	bus->released++;
+	if (part->rewind_to < 0 || from < part->rewind_to)
+		part->rewind_to = from;
+	one_partition(bus, part, from, &list);
+	rd_kafka_pause_partitions(bus->rk[CONSUMER], list);
+	rd_kafka_topic_partition_list_destroy(list);
+	for (unsigned i = 0; i < part->releases && delay_ms < ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX; i++)
+		delay_ms *= 2;
+	if (delay_ms > ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX)
+		delay_ms = ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX;
+	part->releases++;
+	onex_log(bus->env.log, ONEX_LOG_WARN, NULL, NULL,
+		 "kafka bus: %s [%" PRId32 "] @%" PRId64 " released without a reply; "
+		 "delivering it again in %llu ms",
+		 bus->topic, part->id, from, (unsigned long long)delay_ms);
+	if (!bus->rewind_armed &&
+	    onex_loop_timer_add(bus->env.loop, delay_ms * MS, rewind_fire, bus,
+				&bus->rewind_timer, NULL) == 0)
+		bus->rewind_armed = 1;
 	update_fetch(bus);
 }
 
@@ -1140,7 +1236,10 @@ static json_t *kafka_health(struct onex_bus *base)
 	int down = (bus->brokers_known[CONSUMER] > 0 && bus->brokers_up[CONSUMER] == 0) ||
 		   (bus->brokers_known[PRODUCER] > 0 && bus->brokers_up[PRODUCER] == 0);
 	int healthy = !bus->fatal && !bus->shut;
-	int degraded = healthy && (down || bus->circuit != CIRCUIT_CLOSED || bus->dlq_failing);
+	uint64_t oldest = oldest_ms(bus);
+	int stalled = oldest > ONEX_KAFKA_STALLED_MS; /* a message nobody finishes */
+	int degraded = healthy &&
+		       (down || bus->circuit != CIRCUIT_CLOSED || bus->dlq_failing || stalled);
 	json_t *h = json_object();
 	json_object_set_new(h, "healthy", json_boolean(healthy));
 	json_object_set_new(h, "degraded", json_boolean(degraded));
@@ -1153,7 +1252,8 @@ static json_t *kafka_health(struct onex_bus *base)
 	json_object_set_new(h, "in_flight", json_integer(bus->inflight));
 	json_object_set_new(h, "in_flight_high_water", json_integer(bus->inflight_high));
 	json_object_set_new(h, "held", json_integer((json_int_t)bus->held_count));
-	json_object_set_new(h, "oldest_in_flight_ms", json_integer((json_int_t)oldest_ms(bus)));
+	json_object_set_new(h, "oldest_in_flight_ms", json_integer((json_int_t)oldest));
+	json_object_set_new(h, "stalled", json_boolean(stalled));
 	json_object_set_new(h, "host_paused", json_boolean(bus->host_paused));
 	json_object_set_new(h, "fetch_paused", json_boolean(bus->fetch_paused));
 	json_object_set_new(h, "partitions", partitions_json(bus));
@@ -1162,9 +1262,10 @@ static json_t *kafka_health(struct onex_bus *base)
 	json_object_set_new(h, "dead_letters_failing", json_integer(bus->dlq_failing));
 	json_object_set_new(
 		h, "counts",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "taken",
+		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "taken",
 			  (json_int_t)bus->taken, "delivered", (json_int_t)bus->delivered,
-			  "acked", (json_int_t)bus->acked, "dead_lettered",
+			  "acked", (json_int_t)bus->acked, "released", (json_int_t)bus->released,
+			  "dead_lettered",
 			  (json_int_t)bus->dead_lettered, "published", (json_int_t)bus->published,
 			  "publish_failed", (json_int_t)bus->publish_failed, "publish_refused",
 			  (json_int_t)bus->publish_refused, "commits", (json_int_t)bus->commits,
@@ -1186,8 +1287,8 @@ static json_t *kafka_describe(struct onex_bus *base)
 		"consumer_group", bus->group, "client_id", bus->client_id, "input_topic",
 		bus->input, "output_topic", bus->output, "dead_letter_topic", bus->dlq,
 		"max_inflight_envelopes", (int)bus->inflight_max,
-		"pause_consumption_threshold", (int)bus->pause_at, "resume_below",
-		(int)bus->resume_at + 1, "circuit_breaker_threshold",
+		"pause_consumption_threshold", (int)bus->pause_at, "resume_at",
+		(int)bus->resume_at, "circuit_breaker_threshold",
 		(int)bus->circuit_threshold, "circuit_open_ms", (int)bus->circuit_open_ms,
 		"delivery", "at-least-once: offsets committed after the reply is acknowledged",
 		"producer", "acks=all, idempotent");
@@ -1228,7 +1329,7 @@ static void kafka_shutdown(struct onex_bus *base)
 		note_error(bus, "close", rd_kafka_error_code(error), rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	}
-	onex_log(bus->env.log, ONEX_LOG_INFO, NULL, NULL,
+	onex_log(bus->env.log, bus->consuming ? ONEX_LOG_INFO : ONEX_LOG_DEBUG, NULL, NULL,
 		 "kafka bus: shut down: %llu taken, %llu delivered, %llu acked, %llu dead "
 		 "letters, %llu replies published, %llu failed, %llu refused",
 		 (unsigned long long)bus->taken, (unsigned long long)bus->delivered,
@@ -1245,7 +1346,9 @@ static void cancel_timers(struct kafka_bus *bus)
 		onex_loop_timer_cancel(bus->env.loop, bus->kick_timer);
 	if (bus->commit_armed)
 		onex_loop_timer_cancel(bus->env.loop, bus->commit_timer);
-	bus->housekeeping_armed = bus->kick_armed = bus->commit_armed = 0;
+	if (bus->rewind_armed)
+		onex_loop_timer_cancel(bus->env.loop, bus->rewind_timer);
+	bus->housekeeping_armed = bus->kick_armed = bus->commit_armed = bus->rewind_armed = 0;
 	for (struct pub *pub = bus->pubs; pub; pub = pub->next)
 		if (pub->retry_armed) {
 			onex_loop_timer_cancel(bus->env.loop, pub->retry_timer);
@@ -1307,6 +1410,9 @@ static void kafka_free(struct onex_bus *base)
 	if (bus->rk[CONSUMER])
 		close_consumer(bus);
 	if (bus->rk[PRODUCER]) {
+		for (int i = 0; i < 2; i++)
+			if (bus->warm[i])
+				rd_kafka_topic_destroy(bus->warm[i]);
 		if (bus->queue[PRODUCER])
 			rd_kafka_queue_destroy(bus->queue[PRODUCER]);
 		rd_kafka_purge(bus->rk[PRODUCER], RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1474,8 +1580,9 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
 
 static int conf_common(struct kafka_bus *bus, rd_kafka_conf_t *conf, struct onex_error *err)
 {
-	char ms[24];
+	char ms[24], backoff[24];
 	snprintf(ms, sizeof(ms), "%u", ONEX_KAFKA_STATS_INTERVAL_MS);
+	snprintf(backoff, sizeof(backoff), "%u", ONEX_KAFKA_RECONNECT_BACKOFF_MAX_MS);
 	rd_kafka_conf_set_opaque(conf, bus);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_log_cb(conf, on_log);
@@ -1484,7 +1591,8 @@ static int conf_common(struct kafka_bus *bus, rd_kafka_conf_t *conf, struct onex
 	       conf_set(conf, "client.id", bus->client_id, err) ||
 	       conf_set(conf, "log.queue", "true", err) ||
 	       conf_set(conf, "log.connection.close", "false", err) ||
-	       conf_set(conf, "statistics.interval.ms", ms, err)
+	       conf_set(conf, "statistics.interval.ms", ms, err) ||
+	       conf_set(conf, "reconnect.backoff.max.ms", backoff, err)
 		       ? -1
 		       : 0;
 }
@@ -1583,6 +1691,9 @@ static int connect_loop(struct kafka_bus *bus, struct onex_error *err)
 		return -1;
 	}
 	bus->watching = 1;
+	/* Knowing the topics now gets their metadata before the first reply. */
+	bus->warm[0] = rd_kafka_topic_new(bus->rk[PRODUCER], bus->output, NULL);
+	bus->warm[1] = rd_kafka_topic_new(bus->rk[PRODUCER], bus->dlq, NULL);
 	if (onex_loop_timer_add(bus->env.loop, ONEX_KAFKA_HOUSEKEEPING_MS * MS,
 				housekeeping_fire, bus, &bus->housekeeping_timer, err) < 0)
 		return -1;
@@ -1622,6 +1733,11 @@ const struct onex_bus_unit onex_kafka_bus_unit = {
 int onex_kafka_bus_is(const struct onex_bus *bus)
 {
 	return bus && bus->ops == &kafka_ops;
+}
+
+void onex_kafka_bus_release(struct onex_bus *base, uint64_t token)
+{
+	release_token(bus_self(base), token);
 }
 
 void onex_kafka_bus_set_circuit_open_ms(struct onex_bus *base, unsigned ms)

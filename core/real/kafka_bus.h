@@ -36,6 +36,8 @@
 #ifndef ONEX_KAFKA_BUS_H
 #define ONEX_KAFKA_BUS_H
 
+#include <stdint.h>
+
 #include "bus.h"
 #include "limits.h"
 
@@ -64,12 +66,26 @@
 #define ONEX_KAFKA_CLOSE_WAIT_MS 5000u		  /* free(): leave the group */
 #define ONEX_KAFKA_FLUSH_WAIT_MS 5000u		  /* free(): deliver queued replies */
 #define ONEX_KAFKA_LINGER_MS 1u			  /* linger.ms: replies are latency-bound */
+#define ONEX_KAFKA_RECONNECT_BACKOFF_MAX_MS 2000u /* librdkafka's 10 s is slow to recover */
+#define ONEX_KAFKA_RELEASE_BACKOFF_MS_MIN 1000u	  /* a released message comes again */
+#define ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX 30000u
+#define ONEX_KAFKA_STALLED_MS 120000u		  /* oldest in flight: health degraded */
 #endif
 
 extern const struct onex_bus_unit onex_kafka_bus_unit;
 
 /* True when `bus` was made by this unit. */
 int onex_kafka_bus_is(const struct onex_bus *bus);
+
+/*
+ * Give a delivered message back without a reply (its reply could not be
+ * published): it is not committed, and after a backoff (1 s, doubling up
+ * to 30 s while it repeats) it and the messages after it on its partition
+ * are delivered again. Without this, such a message holds its partition's
+ * commits back until the host restarts. Meant to become the bus port's
+ * `release` operation, called by the host when a reply publish fails.
+ */
+void onex_kafka_bus_release(struct onex_bus *bus, uint64_t token);
 
 /*
  * Tests only: how long the circuit stays open before half-open

@@ -9,6 +9,7 @@
 #include "host_cli.h"
 #include "inmemory_bus.h"
 #include "real/curl_http.h"
+#include "real/kafka_bus.h"
 #include "real/pg_db.h"
 #include "stdio_bus.h"
 
@@ -16,7 +17,8 @@ static const struct onex_handler_unit *const handlers[] = { &onex_curl_http_unit
 								    &onex_pg_db_unit };
 
 static const struct onex_bus_unit *const buses[] = { &onex_stdio_bus_unit,
-						     &onex_inmemory_bus_unit };
+						     &onex_inmemory_bus_unit,
+						     &onex_kafka_bus_unit };
 
 static const struct onex_wiring wiring = {
 	.binary = "onex-host",
