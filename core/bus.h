@@ -63,6 +63,12 @@ struct onex_bus_ops {
 		       const char *data, size_t len, onex_bus_published_cb done,
 		       void *done_arg, struct onex_error *err);
 	void (*ack)(struct onex_bus *bus, uint64_t token);
+	/*
+	 * Give a delivered message back unanswered (its reply could not be
+	 * published): an at-least-once bus delivers it again later. NULL for
+	 * buses that cannot redeliver (stdio, in-memory).
+	 */
+	void (*release)(struct onex_bus *bus, uint64_t token);
 	void (*pause)(struct onex_bus *bus);
 	void (*resume)(struct onex_bus *bus);
 	json_t *(*health_check)(struct onex_bus *bus); /* new reference */
@@ -117,6 +123,12 @@ static inline int onex_bus_publish(struct onex_bus *bus, const char *topic,
 static inline void onex_bus_ack(struct onex_bus *bus, uint64_t token)
 {
 	bus->ops->ack(bus, token);
+}
+
+static inline void onex_bus_release(struct onex_bus *bus, uint64_t token)
+{
+	if (bus->ops->release)
+		bus->ops->release(bus, token);
 }
 
 static inline void onex_bus_pause(struct onex_bus *bus)

@@ -107,10 +107,12 @@ static void on_published(void *arg, int status, const struct onex_error *err)
 	if (status == 0) {
 		onex_bus_ack(host->bus, rq->token);
 	} else {
+		/* Not acked: an at-least-once bus delivers the request again. */
 		host->stats.publish_failed++;
 		onex_log(host->env.log, ONEX_LOG_ERROR, rq->env.correlation_id,
 			 rq->env.envelope_id, "reply for %s was not published: %s",
 			 rq->position, err ? err->text : "bus error");
+		onex_bus_release(host->bus, rq->token);
 	}
 	request_maybe_free(rq);
 }

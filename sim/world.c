@@ -236,6 +236,11 @@ static void tbus_ack(struct onex_bus *base, uint64_t token)
 	onex_bus_ack(tb(base)->inner, token);
 }
 
+static void tbus_release(struct onex_bus *base, uint64_t token)
+{
+	onex_bus_release(tb(base)->inner, token);
+}
+
 static void tbus_pause(struct onex_bus *base)
 {
 	onex_bus_pause(tb(base)->inner);
@@ -276,6 +281,7 @@ static const struct onex_bus_ops traced_bus_ops = {
 	.start_consuming = tbus_start,
 	.publish = tbus_publish,
 	.ack = tbus_ack,
+	.release = tbus_release,
 	.pause = tbus_pause,
 	.resume = tbus_resume,
 	.health_check = tbus_health,

@@ -188,7 +188,11 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Topics onex.test.<name>.cmd.v1 / .evt.v1 (+ .dlq), group g-<name>. */
+/*
+ * Topics onex.test.<name>.cmd.v1 / .evt.v1 (+ .dlq), group g-<name>;
+ * extra_config (lines of event_bus.config) may set session_timeout_ms,
+ * else it is 6000.
+ */
 static void world_open(struct world *w, const char *name, int partitions,
 		       const char *extra_config)
 {
@@ -221,12 +225,14 @@ static void world_open(struct world *w, const char *name, int partitions,
 		 "      consumer_group: \"%s\"\n"
 		 "      topics: { input: \"%s\", output: \"%s\" }\n"
 		 "      fetch_wait_max_ms: 5\n"
-		 "%s"
+		 "%s%s"
 		 "  handlers:\n"
 		 "    - type: \"local\"\n"
 		 "    - type: \"http\"\n",
-		 mock.bootstrap, w->group, w->in, w->out,
-		 extra_config ? extra_config : "      session_timeout_ms: 6000\n");
+		 mock.bootstrap, w->group, w->in, w->out, extra_config ? extra_config : "",
+		 extra_config && strstr(extra_config, "session_timeout_ms")
+			 ? ""
+			 : "      session_timeout_ms: 6000\n");
 	if (onex_runtime_contract_load_text(text, strlen(text), "kafka_test.yaml", ".", 0, &copt,
 					    &w->contract, &err) < 0)
 		fail_msg("contract: %s", err.text);

@@ -61,6 +61,8 @@ static void sleep_ms(long ms)
 struct host_proc {
 	pid_t pid;
 	char log[128];
+	long read_to;	   /* bytes of the log already counted (whole lines) */
+	unsigned answered; /* replies counted so far */
 };
 
 static void host_spawn(struct host_proc *p, const char *log_name)
@@ -69,6 +71,8 @@ static void host_spawn(struct host_proc *p, const char *log_name)
 	spawn_bin("onex-host", bin, sizeof(bin));
 	snprintf(contract, sizeof(contract), "%s/runtime.yaml", dir);
 	snprintf(p->log, sizeof(p->log), "%s/%s", dir, log_name);
+	p->read_to = 0;
+	p->answered = 0;
 	if (access(bin, X_OK) != 0)
 		fail_msg("%s is not built", bin);
 	pid_t parent = getpid();
@@ -136,17 +140,33 @@ static char *read_file(const char *path, size_t *len)
 	return text;
 }
 
-/* Requests the host has answered so far: its log has one warning per reply. */
-static unsigned handled(const struct host_proc *p)
+/*
+ * Requests the host has answered so far: its log has one warning per reply,
+ * "<position>: HANDLER_NOT_FOUND: ...". Reads only what was appended since
+ * the last call, whole lines only.
+ */
+static unsigned handled(struct host_proc *p)
 {
-	char *text = read_file(p->log, NULL), *at = text;
-	unsigned n = 0;
-	while ((at = strstr(at, ": HANDLER_NOT_FOUND: "))) { /* "<position>: CODE: text" */
-		n++;
-		at += 20;
+	static char buf[1 << 20];
+	FILE *f = fopen(p->log, "rb");
+	size_t n;
+	if (!f)
+		return p->answered;
+	fseek(f, p->read_to, SEEK_SET);
+	while ((n = fread(buf, 1, sizeof(buf) - 1, f)) > 0) {
+		char *end = memrchr(buf, '\n', n), *at = buf;
+		if (!end)
+			break;
+		*end = '\0';
+		while ((at = strstr(at, ": HANDLER_NOT_FOUND: "))) {
+			p->answered++;
+			at += 20;
+		}
+		p->read_to += end + 1 - buf;
+		fseek(f, p->read_to, SEEK_SET);
 	}
-	free(text);
-	return n;
+	fclose(f);
+	return p->answered;
 }
 
 static void fail_with_log(const struct host_proc *p, const char *what)
