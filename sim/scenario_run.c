@@ -113,12 +113,16 @@ static void apply_fault(void *arg)
 	static const char *const names[] = { "handler_latency", "handler_error", "handler_timeout",
 					     "db_unavailable",	"bus_delay",	 "duplicate_delivery",
 					     "drop_publish",	"clock_jump" };
-	json_t *detail = json_pack("{s:s,s:s}", "kind", names[f->kind], "phase", on ? "begin" : "end");
-	if (f->kind <= ONEX_FAULT_HANDLER_TIMEOUT)
-		json_object_set_new(detail, "handler", json_string(onex_handler_type_name(f->handler)));
-	if (f->topic[0])
-		json_object_set_new(detail, "topic", json_string(topic));
-	onex_sim_trace(w, "fault", detail);
+	if (w->want_trace) {
+		json_t *detail = json_pack("{s:s,s:s}", "kind", names[f->kind], "phase",
+					   on ? "begin" : "end");
+		if (f->kind <= ONEX_FAULT_HANDLER_TIMEOUT)
+			json_object_set_new(detail, "handler",
+					    json_string(onex_handler_type_name(f->handler)));
+		if (f->topic[0])
+			json_object_set_new(detail, "topic", json_string(topic));
+		onex_sim_trace(w, "fault", detail);
+	}
 	switch (f->kind) {
 	case ONEX_FAULT_HANDLER_LATENCY:
 		w->handler_fault[f->handler].latency_ns = on ? f->value_ms * MS_NS : 0;
@@ -236,7 +240,7 @@ static int start(struct run *r)
 		if (rc == 0)
 			rc = load_fixtures(r, &err);
 	}
-	onex_sim_trace(r->w, "startup", json_pack("{s:b,s:s?}", "ok", rc == 0, "error",
+	ONEX_SIM_TRACE(r->w, "startup", json_pack("{s:b,s:s?}", "ok", rc == 0, "error",
 						  rc == 0 ? NULL : onex_error_code_name(err.code)));
 	onex_error_format(&err, text, sizeof(text));
 	if (sc->expect_startup_failure) {
@@ -295,7 +299,7 @@ static int do_publish(struct run *r, size_t i, const struct onex_scenario_step *
 		data = json_dumps(env, JSON_COMPACT);
 		len = strlen(data);
 	}
-	onex_sim_trace(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind", "publish"));
+	ONEX_SIM_TRACE(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind", "publish"));
 	int rc = onex_sim_world_publish(r->w, topic_of(r, st->topic), data, len, &err);
 	if (rc == 0 && st->as[0])
 		onex_sim_names_add(r->names, st->as, env);
@@ -315,7 +319,7 @@ static int do_expect(struct run *r, size_t i, const struct onex_scenario_step *s
 	struct topic_cursor *c = cursor(r, topic);
 	uint64_t deadline = now_ns(r) + st->ms * MS_NS;
 	long at;
-	onex_sim_trace(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind", "expect"));
+	ONEX_SIM_TRACE(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind", "expect"));
 	while ((at = next_on_topic(r, c)) < 0) {
 		uint64_t next;
 		if (onex_sim_scheduler_next_due_ns(r->w->sched, &next) < 0 || next > deadline) {
@@ -364,7 +368,7 @@ static int do_expect_nothing(struct run *r, size_t i, const struct onex_scenario
 {
 	const char *topic = topic_of(r, st->topic);
 	struct topic_cursor *c = cursor(r, topic);
-	onex_sim_trace(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind",
+	ONEX_SIM_TRACE(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind",
 					       "expect_nothing"));
 	run_until(r, now_ns(r) + st->ms * MS_NS);
 	long at = next_on_topic(r, c);
@@ -386,7 +390,7 @@ static int run_steps(struct run *r)
 		switch (st->kind) {
 		case ONEX_STEP_PUBLISH: rc = do_publish(r, i, st); break;
 		case ONEX_STEP_ADVANCE:
-			onex_sim_trace(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1,
+			ONEX_SIM_TRACE(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1,
 							       "kind", "advance_ms"));
 			run_until(r, now_ns(r) + st->ms * MS_NS);
 			break;
@@ -431,7 +435,7 @@ static int check_after(struct run *r)
 				 "fault), but it held\n", onex_invariant_name(b));
 			ok = 0;
 		}
-	onex_sim_trace(r->w, "invariants", json_pack("{s:I,s:I}", "violated", (json_int_t)violated,
+	ONEX_SIM_TRACE(r->w, "invariants", json_pack("{s:I,s:I}", "violated", (json_int_t)violated,
 						     "expected", (json_int_t)sc->expect_violations));
 	return ok ? 0 : -1;
 }
@@ -446,7 +450,7 @@ static void finish_host(struct run *r)
 	const struct onex_host_stats *st = onex_host_stats(r->host);
 	r->res->requests = (unsigned)st->received;
 	r->res->responses = (unsigned)(st->responded_ok + st->responded_error);
-	onex_sim_trace(r->w, "stopped", json_pack("{s:b,s:I,s:I,s:I}", "stopped",
+	ONEX_SIM_TRACE(r->w, "stopped", json_pack("{s:b,s:I,s:I,s:I}", "stopped",
 						  onex_host_is_stopped(r->host), "received",
 						  (json_int_t)st->received, "ok",
 						  (json_int_t)st->responded_ok, "errors",

@@ -72,13 +72,15 @@ static void sim_log_write(struct onex_log *log, enum onex_log_level level,
 							    offsetof(struct onex_sim_world, log));
 	if (level >= ONEX_LOG_WARN)
 		w->warnings++;
+	if (!w->want_trace)
+		return;
 	json_t *f = json_pack("{s:s}", "level", onex_log_level_name(level));
 	if (correlation_id)
 		json_object_set_new(f, "correlation_id", json_string(correlation_id));
 	if (envelope_id)
 		json_object_set_new(f, "envelope_id", json_string(envelope_id));
 	json_object_set_new(f, "msg", onex_json_string_lossy(message));
-	onex_sim_trace(w, "log", f);
+	ONEX_SIM_TRACE(w, "log", f);
 }
 
 static const struct onex_log_ops sim_log_ops = { "sim-trace", sim_log_write, NULL };
@@ -149,7 +151,7 @@ static void traced_deliver(void *arg, const struct onex_bus_message *msg)
 	d->data = xstrndup(msg->data, msg->len);
 	d->len = msg->len;
 	d->t_us = onex_sim_world_now_us(w);
-	onex_sim_trace(w, "deliver", json_pack("{s:s,s:s,s:I}", "topic", msg->topic,
+	ONEX_SIM_TRACE(w, "deliver", json_pack("{s:s,s:s,s:I}", "topic", msg->topic,
 					       "position", msg->position, "bytes",
 					       (json_int_t)msg->len_original));
 	bus->deliver(bus->arg, msg);
@@ -158,7 +160,7 @@ static void traced_deliver(void *arg, const struct onex_bus_message *msg)
 static void traced_closed(void *arg)
 {
 	struct traced_bus *bus = arg;
-	onex_sim_trace(bus->w, "input_closed", NULL);
+	ONEX_SIM_TRACE(bus->w, "input_closed", NULL);
 	if (bus->closed)
 		bus->closed(bus->arg);
 }
@@ -206,13 +208,13 @@ static int tbus_publish(struct onex_bus *base, const char *topic, const char *ke
 	record_publish(w, topic, data, len, drop, delay_ns);
 	if (duplicate) /* readers of the topic see it twice */
 		record_publish(w, topic, data, len, 0, delay_ns);
-	onex_sim_trace(w, "publish",
+	ONEX_SIM_TRACE(w, "publish",
 		       json_pack("{s:s,s:s,s:o}", "topic", topic, "by",
 				 w->scenario_publishing ? "scenario" : "host", "data",
 				 trace_data(data, len)));
 	if (drop) {
 		f->drop--;
-		onex_sim_trace(w, "fault", json_pack("{s:s,s:s}", "kind", "drop_publish", "topic", topic));
+		ONEX_SIM_TRACE(w, "fault", json_pack("{s:s,s:s}", "kind", "drop_publish", "topic", topic));
 		if (done) {
 			struct dropped_done *d = xrealloc(NULL, sizeof(*d));
 			d->done = done;
@@ -223,7 +225,7 @@ static int tbus_publish(struct onex_bus *base, const char *topic, const char *ke
 	}
 	if (duplicate) {
 		f->duplicate--;
-		onex_sim_trace(w, "fault",
+		ONEX_SIM_TRACE(w, "fault",
 			       json_pack("{s:s,s:s}", "kind", "duplicate_delivery", "topic", topic));
 		if (onex_bus_publish(bus->inner, topic, key, data, len, NULL, NULL, err) < 0)
 			return -1;
@@ -336,12 +338,15 @@ static void traced_done(void *arg, struct onex_handler_result *result)
 {
 	struct traced_call *call = arg;
 	struct traced_handler *th = call->th;
-	json_t *f = json_pack("{s:s,s:b}", "handler", type_name(th), "ok", result->ok);
-	if (!result->ok) {
-		json_object_set_new(f, "code", json_string(onex_error_code_name(result->error.code)));
-		json_object_set_new(f, "message", onex_json_string_lossy(result->error.text));
+	if (th->w->want_trace) {
+		json_t *f = json_pack("{s:s,s:b}", "handler", type_name(th), "ok", result->ok);
+		if (!result->ok) {
+			json_object_set_new(f, "code",
+					    json_string(onex_error_code_name(result->error.code)));
+			json_object_set_new(f, "message", onex_json_string_lossy(result->error.text));
+		}
+		onex_sim_trace(th->w, "handler_result", f);
 	}
-	onex_sim_trace(th->w, "handler_result", f);
 	if (call->forwarded)
 		onex_handler_finished(th->inner);
 	call->done(call->arg, result);
@@ -358,7 +363,7 @@ static void forward(void *arg)
 		struct onex_handler_result r;
 		onex_handler_result_fail(&r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 					 "handler '%s' failed: injected fault", type_name(th));
-		onex_sim_trace(th->w, "fault", json_pack("{s:s,s:s}", "kind", "handler_error",
+		ONEX_SIM_TRACE(th->w, "fault", json_pack("{s:s,s:s}", "kind", "handler_error",
 							 "handler", type_name(th)));
 		traced_done(call, &r);
 		return;
@@ -380,13 +385,13 @@ static void th_execute(struct onex_handler *h, const struct onex_envelope *req,
 	enum onex_handler_type type = h->ops->type;
 	struct traced_call *call = xrealloc(NULL, sizeof(*call));
 	*call = (struct traced_call){ th, req, done, done_arg, 0, NULL };
-	onex_sim_trace(w, "handler_call",
+	ONEX_SIM_TRACE(w, "handler_call",
 		       json_pack("{s:s,s:s,s:s?,s:s?}", "handler", type_name(th), "operation",
 				 req->operation, "envelope_id", req->envelope_id,
 				 "correlation_id", req->correlation_id));
 	if (w->handler_fault[type].timeout) {
 		/* Never answered: the host's timeout replies; held until free. */
-		onex_sim_trace(w, "fault", json_pack("{s:s,s:s}", "kind", "handler_timeout",
+		ONEX_SIM_TRACE(w, "fault", json_pack("{s:s,s:s}", "kind", "handler_timeout",
 						     "handler", type_name(th)));
 		call->next = th->held;
 		th->held = call;

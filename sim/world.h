@@ -96,6 +96,16 @@ uint64_t onex_sim_world_now_us(const struct onex_sim_world *w);
 /* Append one trace event: `fields` (stolen) gets "t_us" and "event" first. */
 void onex_sim_trace(struct onex_sim_world *w, const char *event, json_t *fields);
 
+/*
+ * Record an event only when the trace is on: `fields` is not even built
+ * otherwise (building events costs parses and allocations per envelope).
+ */
+#define ONEX_SIM_TRACE(w, event, fields)                          \
+	do {                                                      \
+		if ((w)->want_trace)                              \
+			onex_sim_trace((w), (event), (fields));   \
+	} while (0)
+
 /* The inner (undecorated) handler of a type the host created, or NULL. */
 struct onex_handler *onex_sim_world_inner_handler(struct onex_sim_world *w,
 						  enum onex_handler_type type);

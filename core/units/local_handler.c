@@ -5,9 +5,11 @@
 #include "local_handler.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "limits.h"
 #include "log.h"
 #include "loop.h"
 
@@ -16,17 +18,47 @@ struct local_handler {
 	uint64_t calls;
 };
 
+enum local_op { LOCAL_ECHO, LOCAL_TRANSFORM, LOCAL_ERROR, LOCAL_UNKNOWN };
+
+/*
+ * One call waiting for its turn on the loop: small, because the result is
+ * built only when it completes. The request payload is held by reference
+ * (the request is never modified, so the echo needs no copy).
+ */
 struct local_call {
-	struct onex_handler_result result;
+	enum local_op op;
+	json_t *payload; /* a reference of the request's payload, or NULL */
+	char operation[ONEX_NAME_BYTES_MAX + 1];
 	onex_handler_done_cb done;
 	void *arg;
 };
 
+static void do_transform(const json_t *payload, struct onex_handler_result *r);
+static void do_error(const json_t *payload, struct onex_handler_result *r);
+
 static void complete(void *arg)
 {
 	struct local_call *call = arg;
-	call->done(call->arg, &call->result);
-	onex_handler_result_release(&call->result);
+	struct onex_handler_result result;
+	switch (call->op) {
+	case LOCAL_ECHO:
+		onex_handler_result_ok(&result, call->payload ? json_incref(call->payload) : NULL);
+		break;
+	case LOCAL_TRANSFORM:
+		do_transform(call->payload, &result);
+		break;
+	case LOCAL_ERROR:
+		do_error(call->payload, &result);
+		break;
+	case LOCAL_UNKNOWN:
+		memset(&result, 0, sizeof(result));
+		onex_error_clear(&result.error);
+		onex_handler_invalid_operation(&result.error, ONEX_HANDLER_LOCAL, call->operation);
+		break;
+	}
+	call->done(call->arg, &result);
+	onex_handler_result_release(&result);
+	json_decref(call->payload);
 	free(call);
 }
 
@@ -79,7 +111,7 @@ static void local_execute(struct onex_handler *h, const struct onex_envelope *re
 			  onex_handler_done_cb done, void *done_arg)
 {
 	struct local_handler *lh = (struct local_handler *)h;
-	struct local_call *call = calloc(1, sizeof(*call));
+	struct local_call *call = malloc(sizeof(*call));
 	uint64_t delay_ns = 0;
 	const json_t *payload = req->payload;
 
@@ -88,21 +120,20 @@ static void local_execute(struct onex_handler *h, const struct onex_envelope *re
 	lh->calls++;
 	call->done = done;
 	call->arg = done_arg;
+	call->operation[0] = '\0';
+	call->payload = payload ? json_incref((json_t *)payload) : NULL; /* shared, never modified */
 	if (strcmp(req->operation, "local.echo") == 0) {
 		json_t *d = json_object_get(payload, "delay_ms");
 		if (json_is_integer(d) && json_integer_value(d) > 0)
 			delay_ns = (uint64_t)json_integer_value(d) * 1000000u;
-		onex_handler_result_ok(&call->result,
-				       payload ? json_deep_copy(payload) : NULL);
+		call->op = LOCAL_ECHO;
 	} else if (strcmp(req->operation, "local.transform") == 0) {
-		do_transform(payload, &call->result);
+		call->op = LOCAL_TRANSFORM;
 	} else if (strcmp(req->operation, "local.error") == 0) {
-		do_error(payload, &call->result);
+		call->op = LOCAL_ERROR;
 	} else {
-		memset(&call->result, 0, sizeof(call->result));
-		onex_error_clear(&call->result.error);
-		onex_handler_invalid_operation(&call->result.error, ONEX_HANDLER_LOCAL,
-					       req->operation);
+		call->op = LOCAL_UNKNOWN;
+		snprintf(call->operation, sizeof(call->operation), "%s", req->operation);
 	}
 	onex_loop_timer_add(h->env.loop, delay_ns, complete, call, NULL, NULL);
 }
