@@ -5,6 +5,7 @@
 #   make run        install missing packages, build, run the scenario suite
 #   make SAN=1 ...  the same with AddressSanitizer + UBSan, in build/san/
 #   make test-valgrind  the scenario suite under valgrind
+#   make bench      benchmarks (make bench-ir: instructions; make bench-compare: the gate)
 #   make deps       install missing Debian packages (prints the command when not root)
 #
 # Layers, one static library each; the folder tree is the dependency graph:
@@ -195,8 +196,20 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: all
-	@if [ -x $(BIN)/onex-bench ]; then $(BIN)/onex-bench run $(BENCH_ARGS); \
-	else echo "onex-bench is not built yet (issue 5)"; fi
+	@$(BIN)/onex-bench run $(BENCH_ARGS)
+
+# Instructions per envelope under callgrind (docs/BENCHMARKS.md): repeatable
+# on a noisy machine, unlike times.
+bench-ir: deps
+	@$(MAKE) --no-print-directory bench-ir-run
+
+bench-ir-run: $(BIN)/onex-bench
+	@$(BIN)/onex-bench ir $(BENCH_ARGS)
+
+# Repeat every workload and compare with this machine kind's baseline.
+bench-compare: deps
+	@$(MAKE) --no-print-directory all
+	@$(BIN)/onex-bench compare $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -205,7 +218,8 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps test test-run test-valgrind test-valgrind-run run run-suite bench bench-run install clean
+.PHONY: all deps test test-run test-valgrind test-valgrind-run run run-suite bench bench-run \
+	bench-ir bench-ir-run bench-compare install clean
 
 # Keep objects that pattern chains build (test objects), so nothing rebuilds needlessly.
 .SECONDARY:
