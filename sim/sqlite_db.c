@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "handler_type.h"
 #include "limits.h"
+#include "base64.h"
 #include "log.h"
 #include "sql_text.h"
 #include "loop.h"
@@ -466,29 +467,6 @@ static int bind_all(struct sqlite_db *self, sqlite3_stmt *stmt, const json_t *pa
 	return 0;
 }
 
-static json_t *base64(const unsigned char *p, size_t n)
-{
-	static const char abc[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = 4 * ((n + 2) / 3), o = 0;
-	char *out = malloc(len + 1);
-	json_t *s;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		v |= i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0;
-		v |= i + 2 < n ? p[i + 2] : 0;
-		out[o++] = abc[v >> 18 & 63];
-		out[o++] = abc[v >> 12 & 63];
-		out[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? abc[v & 63] : '=';
-	}
-	s = json_stringn(out, len);
-	free(out);
-	return s;
-}
-
 static int decl_is(sqlite3_stmt *stmt, int col, const char *a, const char *b)
 {
 	const char *decl = sqlite3_column_decltype(stmt, col);
@@ -524,7 +502,7 @@ static json_t *column_json(sqlite3_stmt *stmt, int col, struct onex_handler_resu
 		return v;
 	}
 	case SQLITE_BLOB:
-		return base64(sqlite3_column_blob(stmt, col),
+		return onex_base64_json(sqlite3_column_blob(stmt, col),
 			      (size_t)sqlite3_column_bytes(stmt, col));
 	default:
 		return json_null();

@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "handler_type.h"
+#include "base64.h"
 #include "log.h"
 #include "sql_text.h"
 #include "loop.h"
@@ -672,29 +673,6 @@ oom:
 
 /* ---- column values ------------------------------------------------------------------------ */
 
-static json_t *base64(const unsigned char *p, size_t n)
-{
-	static const char abc[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = 4 * ((n + 2) / 3), o = 0;
-	char *out = malloc(len + 1);
-	json_t *s;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		v |= i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0;
-		v |= i + 2 < n ? p[i + 2] : 0;
-		out[o++] = abc[v >> 18 & 63];
-		out[o++] = abc[v >> 12 & 63];
-		out[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? abc[v & 63] : '=';
-	}
-	s = json_stringn(out, len);
-	free(out);
-	return s;
-}
-
 /* Significant digits of a plain decimal ("-0012.3400" -> 4). */
 static int significant_digits(const char *s)
 {
@@ -750,7 +728,7 @@ static json_t *bytea_json(const char *text)
 	json_t *v;
 	if (!bytes)
 		return NULL;
-	v = base64(bytes, n);
+	v = onex_base64_json(bytes, n);
 	PQfreemem(bytes);
 	return v;
 }
