@@ -329,6 +329,19 @@ int onex_contract_check_secrets(struct onex_contract_check *chk,
 			continue;
 		}
 		if (is_secret_key(key) && value->kind == ONEX_YAML_SCALAR &&
+		    value->length > 0 && !onex_yaml_is_null(value) &&
+		    strstr(value->value, "${"))
+			return onex_contract_check_fail(
+				chk, key,
+				"an environment reference is not a secret_ref: "
+				"handlers never read secrets from contract values; "
+				"the secret resolver reads them (from env, vault or a "
+				"file)",
+				secret_action,
+				"secret written inline: '%s' holds an environment "
+				"reference ('%.64s')",
+				sub, value->value);
+		if (is_secret_key(key) && value->kind == ONEX_YAML_SCALAR &&
 		    value->length > 0 && !onex_yaml_is_null(value))
 			return onex_contract_check_fail(
 				chk, key, secret_hint, secret_action,
@@ -748,11 +761,30 @@ static const char runtime_required_hint[] =
 	"a runtime contract needs schema_version, runtime.name, "
 	"runtime.version, runtime.event_bus.kind and runtime.handlers";
 
+/*
+ * A scalar whose `${NAME}` references were resolved: it replaces the
+ * original in its parent (so aliases elsewhere keep the text as written)
+ * and is marked done == EXPANDED_MARK so a shared parent is not expanded
+ * twice. `vars` names the variables used ("${A}, ${B}"), for messages.
+ */
+#define EXPANDED_MARK 2
+#define ENV_NAME_BYTES_MAX 128u
+#define ENV_VALUE_BYTES_MAX (64u * 1024u)
+#define ENV_VARS_TEXT_BYTES 160u
+
+struct expanded_node {
+	struct onex_yaml_node node; /* first: the node pointer is this one */
+	struct expanded_node *next;
+	char vars[ENV_VARS_TEXT_BYTES];
+};
+
 struct loader {
 	struct onex_contract_check chk;
 	struct onex_yaml_doc doc;
 	struct onex_runtime_contract *c;
 	const struct onex_contract_options *opt;
+	const struct onex_contract_env *env;
+	struct expanded_node *expanded; /* owned list */
 };
 
 /* The dotted path of list item i: "runtime.handlers[2]". */
@@ -762,19 +794,358 @@ static const char *item_path(char *buf, size_t size, const char *list, size_t i)
 	return buf;
 }
 
+/* ---- environment references ------------------------------------------- */
+
+static const char ref_hint[] =
+	"a reference is ${NAME}, NAME made of letters, digits and '_', not "
+	"starting with a digit; $${ is a literal ${";
+
+/* Growing output text of one expansion. */
+struct text_buf {
+	char *data;
+	size_t len, cap;
+};
+
+static int text_put(struct text_buf *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = (t->len + n + 1) * 2;
+		char *d = realloc(t->data, cap);
+		if (!d)
+			return -1;
+		t->data = d;
+		t->cap = cap;
+	}
+	memcpy(t->data + t->len, s, n);
+	t->len += n;
+	t->data[t->len] = '\0';
+	return 0;
+}
+
+static int env_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* The variable an expanded node came from, or NULL. */
+static const char *expanded_from(const struct onex_yaml_node *node)
+{
+	if (!node || node->done != EXPANDED_MARK)
+		return NULL;
+	return ((const struct expanded_node *)(const void *)node)->vars;
+}
+
+/* " (after expanding ${A}, ${B})" when `node` was expanded, else "". */
+static const char *origin(char *buf, size_t size,
+			  const struct onex_yaml_node *node)
+{
+	const char *vars = expanded_from(node);
+	if (!vars)
+		return "";
+	snprintf(buf, size, " (after expanding %s)", vars);
+	return buf;
+}
+
+/* Append "${key}" to the list in vars (ENV_VARS_TEXT_BYTES), once each. */
+static void note_var(char *vars, const char *key)
+{
+	char item[ENV_NAME_BYTES_MAX + 4];
+	size_t len = strlen(vars);
+	snprintf(item, sizeof(item), "${%s}", key);
+	/* "${NAME}" is delimited on both sides, so strstr finds only itself. */
+	if (strstr(vars, item) || (len >= 3 && strcmp(vars + len - 3, "...") == 0))
+		return;
+	if (len + 2 + strlen(item) + 4 >= ENV_VARS_TEXT_BYTES) {
+		snprintf(vars + len, ENV_VARS_TEXT_BYTES - len, "%s...", len ? ", " : "");
+		return;
+	}
+	snprintf(vars + len, ENV_VARS_TEXT_BYTES - len, "%s%s", len ? ", " : "", item);
+}
+
+/*
+ * Resolve the references of scalar `node` at `path` into t; *found is set
+ * when there was any reference or escape (else t is untouched). `vars`
+ * (ENV_VARS_TEXT_BYTES) receives the variables used: "${A}, ${B}", cut
+ * with "..." when they do not fit.
+ */
+static int expand_text(struct loader *ld, const struct onex_yaml_node *node,
+		       const char *path, struct text_buf *t, int *found,
+		       char *vars)
+{
+	const char *s = node->value;
+	size_t n = node->length, i = 0;
+	*found = 0;
+	while (i < n) {
+		if (s[i] != '$' || i + 1 >= n) {
+			if (text_put(t, s + i, 1))
+				goto oom;
+			i++;
+			continue;
+		}
+		if (s[i + 1] == '$' && i + 2 < n && s[i + 2] == '{') {
+			*found = 1; /* $${ -> ${ */
+			if (text_put(t, "${", 2))
+				goto oom;
+			i += 3;
+			continue;
+		}
+		if (s[i + 1] != '{') {
+			if (text_put(t, s + i, 1))
+				goto oom;
+			i++;
+			continue;
+		}
+		*found = 1;
+		const char *name = s + i + 2;
+		const char *close = memchr(name, '}', n - i - 2);
+		if (!close)
+			return onex_contract_check_fail(
+				&ld->chk, node, ref_hint,
+				"close the reference with '}', or write $${ for a "
+				"literal ${",
+				"malformed environment reference in '%s': '${' "
+				"without a closing '}'",
+				path);
+		size_t nl = (size_t)(close - name);
+		if (!env_name_valid(name, nl) || nl > ENV_NAME_BYTES_MAX)
+			return onex_contract_check_fail(
+				&ld->chk, node, ref_hint,
+				"fix the variable name, or write $${ for a literal ${",
+				"malformed environment reference in '%s': '${%.*s}' "
+				"is not a valid variable name",
+				path, (int)(nl > 64 ? 64 : nl), name);
+		char key[ENV_NAME_BYTES_MAX + 1];
+		memcpy(key, name, nl);
+		key[nl] = '\0';
+		if (!ld->env || !ld->env->lookup)
+			return onex_contract_check_fail(
+				&ld->chk, node,
+				"this contract was loaded without an environment "
+				"lookup; onex-host and onex-host-dev provide one",
+				"load it with onex-host or onex-host-dev, or write the "
+				"value itself ($${ is a literal ${)",
+				"'${%s}' in '%s': environment references need a "
+				"host that resolves them",
+				key, path);
+		const char *value = ld->env->lookup(ld->env->arg, key);
+		if (!value) {
+			char hint[ENV_NAME_BYTES_MAX + 40];
+			snprintf(hint, sizeof(hint), "set %s in the environment", key);
+			return onex_contract_check_fail(
+				&ld->chk, node, hint,
+				"export the variable before starting the host, or "
+				"write the value in the contract",
+				"environment variable '%s' is not set ('${%s}' in "
+				"'%s')",
+				key, key, path);
+		}
+		note_var(vars, key);
+		if (text_put(t, value, strlen(value)))
+			goto oom;
+		if (t->len > ENV_VALUE_BYTES_MAX)
+			return onex_contract_check_fail(
+				&ld->chk, node,
+				"expanded values have a fixed bound",
+				"use a shorter value",
+				"'%s' is longer than %u bytes after expanding "
+				"'${%s}'",
+				path, ENV_VALUE_BYTES_MAX, key);
+		i += 2 + nl + 1;
+	}
+	return 0;
+oom:
+	return onex_contract_check_fail(&ld->chk, node, NULL, NULL, "out of memory");
+}
+
+/* True for a scalar that the contract types as a string. */
+static int is_string_scalar(const struct loader *ld,
+			    const struct onex_yaml_node *node)
+{
+	struct onex_yaml_scalar v;
+	if (node->kind != ONEX_YAML_SCALAR)
+		return 0;
+	if (onex_yaml_scalar_resolve(&ld->doc, node, &v, NULL))
+		return 0; /* reported by the checks that follow */
+	return v.type == ONEX_YAML_STR;
+}
+
+/* Expand the scalar in *slot, replacing it with a new node when it had
+ * references. The new node is quoted text: an expanded value is a string. */
+static int expand_slot(struct loader *ld, struct onex_yaml_node **slot,
+		       const char *path)
+{
+	struct onex_yaml_node *node = *slot;
+	struct text_buf t = { 0 };
+	char vars[ENV_VARS_TEXT_BYTES] = "";
+	int found = 0;
+	if (node->done == EXPANDED_MARK || !is_string_scalar(ld, node) ||
+	    !memchr(node->value, '$', node->length) ||
+	    memchr(node->value, '\0', node->length))
+		return 0;
+	if (expand_text(ld, node, path, &t, &found, vars)) {
+		free(t.data);
+		return -1;
+	}
+	if (!found) {
+		free(t.data);
+		return 0;
+	}
+	if (!t.data && text_put(&t, "", 0))
+		return onex_contract_check_fail(&ld->chk, node, NULL, NULL,
+						"out of memory");
+	if (has_url_password(t.data) || has_dsn_password(t.data)) {
+		free(t.data);
+		return onex_contract_check_fail(
+			&ld->chk, node,
+			"secrets reach handlers through the secret resolver, never "
+			"through contract values, expanded or not",
+			secret_action,
+			"secret in '%s' after expanding %s: its value holds a "
+			"password",
+			path, vars);
+	}
+	struct expanded_node *e = calloc(1, sizeof(*e));
+	if (!e) {
+		free(t.data);
+		return onex_contract_check_fail(&ld->chk, node, NULL, NULL,
+						"out of memory");
+	}
+	e->node.kind = ONEX_YAML_SCALAR;
+	e->node.line = node->line;
+	e->node.column = node->column;
+	e->node.value = t.data;
+	e->node.length = t.len;
+	e->node.plain = 0;
+	e->node.expanded = 1;
+	e->node.done = EXPANDED_MARK;
+	memcpy(e->vars, vars, sizeof(e->vars));
+	e->next = ld->expanded;
+	ld->expanded = e;
+	*slot = &e->node;
+	return 0;
+}
+
+/* The slot holding the value of `key` in a mapping, or NULL. */
+static struct onex_yaml_node **slot_of(struct onex_yaml_node *map,
+				       const char *key)
+{
+	if (!map || map->kind != ONEX_YAML_MAPPING)
+		return NULL;
+	for (size_t i = 0; i < map->count; i++) {
+		const struct onex_yaml_node *k = map->items[2 * i];
+		if (k->length == strlen(key) && memcmp(k->value, key, k->length) == 0)
+			return &map->items[2 * i + 1];
+	}
+	return NULL;
+}
+
+static struct onex_yaml_node *value_of(struct onex_yaml_node *map,
+				       const char *key)
+{
+	struct onex_yaml_node **slot = slot_of(map, key);
+	return slot ? *slot : NULL;
+}
+
+/* Every string scalar below *slot (values only, never keys). */
+static int expand_all(struct loader *ld, struct onex_yaml_node **slot,
+		      const char *path)
+{
+	char sub[PATH_TEXT_BYTES];
+	struct onex_yaml_node *node = *slot;
+	if (node->kind == ONEX_YAML_SCALAR)
+		return expand_slot(ld, slot, path);
+	for (size_t i = 0; i < node->count; i++) {
+		if (node->kind == ONEX_YAML_SEQUENCE) {
+			item_path(sub, sizeof(sub), path, i);
+			if (expand_all(ld, &node->items[i], sub))
+				return -1;
+			continue;
+		}
+		join_path(sub, sizeof(sub), path, node->items[2 * i]->value);
+		if (expand_all(ld, &node->items[2 * i + 1], sub))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Resolve references where they are allowed, before anything is validated.
+ * Shapes that are wrong (config not a mapping...) are skipped here and
+ * reported by the checks.
+ */
+static int expand_references(struct loader *ld)
+{
+	static const char *const bus_keys[] = { "bootstrap_servers", "consumer_group",
+						"client_id", "dead_letter_topic" };
+	static const char *const topic_keys[] = { "input", "output" };
+	char path[PATH_TEXT_BYTES];
+	struct onex_yaml_node *rt = value_of(ld->doc.root, "runtime");
+	struct onex_yaml_node *cfg = value_of(value_of(rt, "event_bus"), "config");
+	struct onex_yaml_node *topics = value_of(cfg, "topics");
+	struct onex_yaml_node **slot;
+	for (size_t i = 0; i < COUNT(bus_keys); i++) {
+		join_path(path, sizeof(path), "runtime.event_bus.config", bus_keys[i]);
+		if ((slot = slot_of(cfg, bus_keys[i])) && expand_slot(ld, slot, path))
+			return -1;
+	}
+	for (size_t i = 0; i < COUNT(topic_keys); i++) {
+		join_path(path, sizeof(path), "runtime.event_bus.config.topics",
+			  topic_keys[i]);
+		if ((slot = slot_of(topics, topic_keys[i])) &&
+		    expand_slot(ld, slot, path))
+			return -1;
+	}
+	struct onex_yaml_node *handlers = value_of(rt, "handlers");
+	if (!handlers || handlers->kind != ONEX_YAML_SEQUENCE)
+		return 0;
+	for (size_t i = 0; i < handlers->count; i++) {
+		char item[PATH_TEXT_BYTES];
+		item_path(item, sizeof(item), "runtime.handlers", i);
+		join_path(path, sizeof(path), item, "config");
+		slot = slot_of(handlers->items[i], "config");
+		if (slot && (*slot)->kind == ONEX_YAML_MAPPING && expand_all(ld, slot, path))
+			return -1;
+	}
+	return 0;
+}
+
+static void free_expanded(struct loader *ld)
+{
+	while (ld->expanded) {
+		struct expanded_node *next = ld->expanded->next;
+		free(ld->expanded->node.value);
+		free(ld->expanded);
+		ld->expanded = next;
+	}
+}
+
+/* ---- topics ------------------------------------------------------------- */
+
 /* Validate one topic; buf receives it. */
 static int load_topic(struct loader *ld, const struct onex_yaml_node *value,
 		      const char *path, char *buf)
 {
 	struct onex_error terr;
+	char from[ENV_VARS_TEXT_BYTES + 32];
 	if (onex_contract_check_copy(&ld->chk, value, path, buf,
 				     ONEX_TOPIC_BYTES_MAX + 1))
 		return -1;
 	onex_error_clear(&terr);
-	if (onex_topic_validate(buf, NULL, &terr))
+	if (onex_topic_validate(buf, NULL, &terr)) {
+		if (expanded_from(value))
+			return onex_contract_check_fail(
+				&ld->chk, value, terr.hint, terr.action,
+				"invalid topic in '%s': '%s'%s: %s", path, buf,
+				origin(from, sizeof(from), value), terr.text);
 		return onex_contract_check_fail(&ld->chk, value, terr.hint,
 						terr.action, "invalid topic in '%s': %s",
 						path, terr.text);
+	}
 	return 0;
 }
 
@@ -784,6 +1155,7 @@ static int check_direction(struct loader *ld, const struct onex_yaml_node *at,
 {
 	enum onex_topic_direction dir = ONEX_TOPIC_CMD;
 	const char *word = want == ONEX_TOPIC_CMD ? "cmd" : "evt";
+	char from[ENV_VARS_TEXT_BYTES + 32];
 	onex_topic_validate(topic, &dir, NULL);
 	if (dir == want)
 		return 0;
@@ -793,7 +1165,8 @@ static int check_direction(struct loader *ld, const struct onex_yaml_node *at,
 		"output topic carries its events out (evt)",
 		"use a topic like onex.<tenant>.<domain>.cmd.v1 for input and "
 		"...evt.v1 for output",
-		"'%s' must have direction '%s': '%s'", path, word, topic);
+		"'%s' must have direction '%s': '%s'%s", path, word, topic,
+		origin(from, sizeof(from), at));
 }
 
 static int load_topics(struct loader *ld, const struct onex_yaml_node *topics,
@@ -846,14 +1219,15 @@ static int load_topics(struct loader *ld, const struct onex_yaml_node *topics,
 static int load_dead_letter(struct loader *ld, const struct onex_yaml_node *v)
 {
 	static const char path[] = "runtime.event_bus.config.dead_letter_topic";
-	char topic[ONEX_TOPIC_BYTES_MAX + 1];
+	char topic[ONEX_TOPIC_BYTES_MAX + 1], from[ENV_VARS_TEXT_BYTES + 32];
 	if (onex_contract_check_copy(&ld->chk, v, path, topic, sizeof(topic)))
 		return -1;
 	if (strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			  "0123456789._-") != strlen(topic))
 		return onex_contract_check_fail(
 			&ld->chk, v, "topic names use letters, digits, '.', '_' and '-'",
-			"rename the topic", "invalid topic in '%s': '%s'", path, topic);
+			"rename the topic", "invalid topic in '%s': '%s'%s", path, topic,
+			origin(from, sizeof(from), v));
 	if (strcmp(topic, ld->c->bus.topic_input) == 0 ||
 	    strcmp(topic, ld->c->bus.topic_output) == 0)
 		return onex_contract_check_fail(
@@ -1201,6 +1575,7 @@ static int load_root(struct loader *ld, const struct onex_yaml_node *root)
 			onex_yaml_describe(root));
 	if (onex_contract_check_secrets(&ld->chk, root, "") ||
 	    onex_contract_check_schema_version(&ld->chk, root) ||
+	    expand_references(ld) ||
 	    onex_contract_check_fields(&ld->chk, root, "", root_fields,
 				       COUNT(root_fields), found))
 		return -1;
@@ -1216,9 +1591,9 @@ static int load_root(struct loader *ld, const struct onex_yaml_node *root)
 static int load_contract(struct onex_runtime_contract *c, const char *text,
 			 size_t len, int line_offset,
 			 const struct onex_contract_options *opt,
-			 struct onex_error *e)
+			 const struct onex_contract_env *env, struct onex_error *e)
 {
-	struct loader ld = { .c = c, .opt = opt };
+	struct loader ld = { .c = c, .opt = opt, .env = env };
 	if (len > ONEX_CONTRACT_BYTES_MAX)
 		return onex_error_set(e, ONEX_ERR_CONTRACT_VALIDATION_ERROR, c->path,
 				      0, 0, "contract is %zu bytes; the limit is %u",
@@ -1232,6 +1607,7 @@ static int load_contract(struct onex_runtime_contract *c, const char *text,
 		rc = onex_contract_check_finish(&ld.chk, runtime_required_hint);
 	onex_contract_sort_warnings(c->warnings, c->warning_count);
 	onex_yaml_doc_release(&ld.doc);
+	free_expanded(&ld);
 	return rc;
 }
 
@@ -1262,6 +1638,18 @@ int onex_runtime_contract_load_text(const char *text, size_t len,
 				    struct onex_runtime_contract **out,
 				    struct onex_error *err)
 {
+	return onex_runtime_contract_load_text_env(text, len, display_name, base_dir,
+						   line_offset, opt, NULL, out, err);
+}
+
+int onex_runtime_contract_load_text_env(const char *text, size_t len,
+					const char *display_name,
+					const char *base_dir, int line_offset,
+					const struct onex_contract_options *opt,
+					const struct onex_contract_env *env,
+					struct onex_runtime_contract **out,
+					struct onex_error *err)
+{
 	struct onex_error e;
 	onex_error_clear(&e);
 	*out = NULL;
@@ -1271,7 +1659,7 @@ int onex_runtime_contract_load_text(const char *text, size_t len,
 				      display_name, 0, 0, "out of memory");
 	if (set_path(c, display_name ? display_name : "<contract>",
 		     base_dir ? base_dir : ".", &e) ||
-	    load_contract(c, text, len, line_offset, opt, &e)) {
+	    load_contract(c, text, len, line_offset, opt, env, &e)) {
 		onex_runtime_contract_free(c);
 		return give_error(err, &e);
 	}
@@ -1321,6 +1709,15 @@ int onex_runtime_contract_load(const char *path,
 			       struct onex_runtime_contract **out,
 			       struct onex_error *err)
 {
+	return onex_runtime_contract_load_env(path, opt, NULL, out, err);
+}
+
+int onex_runtime_contract_load_env(const char *path,
+				   const struct onex_contract_options *opt,
+				   const struct onex_contract_env *env,
+				   struct onex_runtime_contract **out,
+				   struct onex_error *err)
+{
 	struct onex_error e;
 	char dir[ONEX_PATH_BYTES_MAX];
 	char *text = NULL;
@@ -1332,8 +1729,8 @@ int onex_runtime_contract_load(const char *path,
 	if (onex_yaml_read_file(path, ONEX_CONTRACT_BYTES_MAX, &text, &len, &errnum))
 		return give_error(err, (read_error(path, errnum, &e), &e));
 	dir_of(path, dir, sizeof(dir));
-	int rc = onex_runtime_contract_load_text(text, len, path, dir, 0, opt, out,
-						 &e);
+	int rc = onex_runtime_contract_load_text_env(text, len, path, dir, 0, opt, env,
+						     out, &e);
 	free(text);
 	return rc ? give_error(err, &e) : 0;
 }

@@ -25,6 +25,22 @@ struct onex_contract_options {
 	int production; /* handler type `local` is an error */
 };
 
+/*
+ * Resolving `${NAME}` references in contract values (docs/CONTRACTS.md,
+ * "Environment references"). The kernel reads no environment: the host
+ * passes a lookup. `lookup` returns the value of NAME, or NULL when it is
+ * not set; the pointer need only stay valid until the next call. Loading
+ * without one (env NULL, or lookup NULL) makes any `${...}` an error.
+ *
+ * Kept out of struct onex_contract_options on purpose: callers initialise
+ * that struct positionally ({ lenient, production }), and a new member
+ * would break them under -Wmissing-field-initializers.
+ */
+struct onex_contract_env {
+	const char *(*lookup)(void *arg, const char *name);
+	void *arg;
+};
+
 struct onex_contract_handler {
 	enum onex_handler_type type;
 	json_t *config; /* owned: the whole handler entry as JSON (has "type") */
@@ -81,6 +97,27 @@ int onex_runtime_contract_load_text(const char *text, size_t len,
 				    const struct onex_contract_options *opt,
 				    struct onex_runtime_contract **out,
 				    struct onex_error *err);
+
+/*
+ * Same as the two above, resolving `${NAME}` references through `env` in
+ * runtime.event_bus.config (bootstrap_servers, consumer_group, client_id,
+ * dead_letter_topic, topics.input, topics.output) and in the string values
+ * of every runtime.handlers[].config, before those values are validated.
+ * env NULL: any reference there is an error. The functions above are these
+ * with env NULL.
+ */
+int onex_runtime_contract_load_env(const char *path,
+				   const struct onex_contract_options *opt,
+				   const struct onex_contract_env *env,
+				   struct onex_runtime_contract **out,
+				   struct onex_error *err);
+int onex_runtime_contract_load_text_env(const char *text, size_t len,
+					const char *display_name,
+					const char *base_dir, int line_offset,
+					const struct onex_contract_options *opt,
+					const struct onex_contract_env *env,
+					struct onex_runtime_contract **out,
+					struct onex_error *err);
 
 void onex_runtime_contract_free(struct onex_runtime_contract *contract);
 

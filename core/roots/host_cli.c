@@ -197,6 +197,13 @@ static void print_dry_run(struct onex_host *host, const struct onex_runtime_cont
 	json_decref(w);
 }
 
+/* The hosts resolve contract `${NAME}` references from their environment. */
+static const char *env_lookup(void *arg, const char *name)
+{
+	(void)arg;
+	return getenv(name);
+}
+
 /* Load and check the contract; prints its warnings. */
 static int load_contract(const struct onex_host_cli_profile *p, const struct cli_args *a,
 			 struct onex_runtime_contract **contract)
@@ -204,7 +211,9 @@ static int load_contract(const struct onex_host_cli_profile *p, const struct cli
 	struct onex_contract_options copt = { a->lenient, p->production };
 	struct onex_error err;
 	onex_error_clear(&err);
-	if (onex_runtime_contract_load(a->contract_path, &copt, contract, &err) < 0) {
+	const struct onex_contract_env env = { env_lookup, NULL };
+	if (onex_runtime_contract_load_env(a->contract_path, &copt, &env, contract,
+					   &err) < 0) {
 		print_error(p->binary, &err);
 		return -1;
 	}

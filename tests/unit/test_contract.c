@@ -100,16 +100,54 @@ struct data_case {
 	char dir[512];
 };
 
-static void read_options(const char *dir, struct onex_contract_options *opt)
+/* A fake environment: "NAME=value" lines, NUL-separated. */
+#define FAKE_ENV_BYTES 2048
+struct fake_env {
+	char text[FAKE_ENV_BYTES];
+	size_t len;
+	unsigned lookups;
+};
+
+static const char *fake_lookup(void *arg, const char *name)
+{
+	struct fake_env *fe = arg;
+	size_t n = strlen(name);
+	fe->lookups++;
+	for (size_t i = 0; i < fe->len; i += strlen(fe->text + i) + 1)
+		if (strncmp(fe->text + i, name, n) == 0 && fe->text[i + n] == '=')
+			return fe->text + i + n + 1;
+	return NULL;
+}
+
+static void fake_set(struct fake_env *fe, const char *name_value)
+{
+	size_t n = strlen(name_value) + 1;
+	assert_true(fe->len + n <= sizeof(fe->text));
+	memcpy(fe->text + fe->len, name_value, n);
+	fe->len += n;
+}
+
+/*
+ * Words: lenient, production, no-env (load without an environment lookup);
+ * lines "env NAME=value" fill the fake environment.
+ */
+static void read_options(const char *dir, struct onex_contract_options *opt,
+			 struct fake_env *fe, int *no_env)
 {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/options", dir);
 	char *text = read_all(path);
 	memset(opt, 0, sizeof(*opt));
+	memset(fe, 0, sizeof(*fe));
+	*no_env = 0;
 	if (!text)
 		return;
 	opt->lenient = strstr(text, "lenient") != NULL;
 	opt->production = strstr(text, "production") != NULL;
+	*no_env = strstr(text, "no-env") != NULL;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, "env ", 4) == 0)
+			fake_set(fe, line + 4);
 	free(text);
 }
 
@@ -150,9 +188,13 @@ static void run_data_case(void **state)
 	char *expect = read_all(expect_path);
 	if (!expect)
 		fail_msg("%s: no expect file", dc->dir);
-	read_options(dc->dir, &opt);
+	struct fake_env fe;
+	int no_env;
+	read_options(dc->dir, &opt, &fe, &no_env);
+	const struct onex_contract_env env = { fake_lookup, &fe };
 	onex_error_clear(&err);
-	int rc = onex_runtime_contract_load(path, &opt, &c, &err);
+	int rc = onex_runtime_contract_load_env(path, &opt, no_env ? NULL : &env, &c,
+						&err);
 
 	if (dc->kind == CASE_INVALID) {
 		if (rc == 0) {
