@@ -1,0 +1,260 @@
+/*
+ * wl_real_db.c - real-db: `db.query` by primary key
+ * (SELECT abalance FROM pgbench_accounts WHERE aid = $1, random aid) through
+ * the libpq unit (core/real/pg_db.h) on the epoll loop, one request in
+ * flight on a pool of one connection, against a throwaway PostgreSQL
+ * cluster (tests/support/pg_cluster.c, included here) initialized by
+ * `pgbench -i -s 1`; next to `pgbench -S -M prepared -c 1` (spawned, tps
+ * parsed) on the same cluster in the same repetition.
+ *
+ * The cluster is created at the first repetition and destroyed after the
+ * last one (initdb + start ~2 s, pgbench -i ~1 s: setup, not timed).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../tests/support/pg_cluster.c"
+
+#include "bench.h"
+#include "envelope.h"
+#include "handler.h"
+#include "log.h"
+#include "loop.h"
+#include "real/pg_db.h"
+#include "system_units.h"
+#include "wl_real.h"
+
+#define DB_ROWS 100000u /* pgbench scale 1 */
+#define DB_CLIENTS 1
+
+static struct pg_cluster db_cluster;
+static int db_cluster_up, db_cluster_failed, db_atexit;
+static char db_pgbench[512], db_why[600];
+
+static void db_cluster_drop(void)
+{
+	if (db_cluster_up)
+		pg_cluster_destroy(&db_cluster);
+	db_cluster_up = 0;
+}
+
+/* Run `cmd` through the shell, its stdout into out; exit status, or -1. */
+static int db_shell(const char *cmd, char *out, size_t size)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+	if (!p)
+		return -1;
+	while (n + 1 < size) {
+		size_t got = fread(out + n, 1, size - 1 - n, p);
+		if (got == 0)
+			break;
+		n += got;
+	}
+	out[n] = '\0';
+	char drain[256];
+	while (fread(drain, 1, sizeof(drain), p) > 0)
+		;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Create the cluster and the pgbench tables once. 0, or -1 with db_why. */
+static int db_setup(void)
+{
+	char out[4096], cmd[1024];
+	if (db_cluster_up)
+		return 0;
+	if (db_cluster_failed)
+		return -1;
+	db_cluster_failed = 1;
+	snprintf(db_pgbench, sizeof(db_pgbench), "/usr/lib/postgresql/15/bin/pgbench");
+	if (pg_cluster_create(&db_cluster) < 0) {
+		snprintf(db_why, sizeof(db_why), "no PostgreSQL cluster: %.500s", db_cluster.error);
+		pg_cluster_destroy(&db_cluster);
+		return -1;
+	}
+	db_cluster_up = 1;
+	if (!db_atexit)
+		atexit(db_cluster_drop);
+	db_atexit = 1;
+	snprintf(db_pgbench, sizeof(db_pgbench), "%s/pgbench", db_cluster.bindir);
+	if (access(db_pgbench, X_OK) != 0)
+		snprintf(db_pgbench, sizeof(db_pgbench), "/usr/bin/pgbench");
+	if (access(db_pgbench, X_OK) != 0) {
+		snprintf(db_why, sizeof(db_why),
+			 "pgbench not found (in %s or /usr/bin): the reference cannot run; "
+			 "install the PostgreSQL client tools (make deps)",
+			 db_cluster.bindir);
+		db_cluster_drop();
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' -i -s 1 -q -h 127.0.0.1 -p %d -U postgres postgres 2>&1",
+		 db_pgbench, db_cluster.port);
+	if (db_shell(cmd, out, sizeof(out)) != 0) {
+		snprintf(db_why, sizeof(db_why), "pgbench -i failed: %.500s", out);
+		db_cluster_drop();
+		return -1;
+	}
+	db_cluster_failed = 0;
+	return 0;
+}
+
+struct db_state {
+	struct onex_loop *loop;
+	struct onex_handler *h;
+	int done, ok, timed_out;
+};
+
+static void db_on_done(void *arg, struct onex_handler_result *r)
+{
+	struct db_state *s = arg;
+	s->done = 1;
+	s->ok = r->ok && json_integer_value(json_object_get(r->payload, "row_count")) == 1;
+	json_decref(r->payload);
+	json_decref(r->error_extra);
+	onex_handler_finished(s->h);
+	onex_loop_stop(s->loop);
+}
+
+static void db_on_guard(void *arg)
+{
+	struct db_state *s = arg;
+	s->timed_out = 1;
+	onex_loop_stop(s->loop);
+}
+
+static uint64_t db_rng = 0x9e3779b97f4a7c15ull;
+
+/* One db.query by a random primary key; 0, or -1. */
+static int db_one(struct db_state *s)
+{
+	struct onex_envelope req;
+	struct onex_error err;
+	uint64_t guard;
+	db_rng = db_rng * 6364136223846793005ull + 1442695040888963407ull;
+	json_int_t aid = (json_int_t)((db_rng >> 33) % DB_ROWS) + 1;
+	memset(&req, 0, sizeof(req));
+	req.json = json_pack("{s:s,s:{s:s,s:[I]}}", "operation", "db.query", "payload", "sql",
+			     "SELECT abalance FROM pgbench_accounts WHERE aid = $1", "parameters",
+			     aid);
+	req.operation = "db.query";
+	req.payload = json_object_get(req.json, "payload");
+	req.correlation_id = "7f0c1b7e-1d2a-4c3b-8e4f-5a6b7c8d9e0f";
+	req.handler_type = ONEX_HANDLER_DB;
+	onex_error_clear(&err);
+	s->done = 0;
+	int rc = onex_handler_execute(s->h, &req, db_on_done, s, &err);
+	json_decref(req.json);
+	if (rc < 0)
+		return -1;
+	if (onex_loop_timer_add(s->loop, 10000ull * 1000000ull, db_on_guard, s, &guard, NULL) < 0)
+		return -1;
+	onex_loop_run(s->loop);
+	onex_loop_timer_cancel(s->loop, guard);
+	return s->done && s->ok ? 0 : -1;
+}
+
+int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result *res,
+			   unsigned rep)
+{
+	unsigned long n = ctx->quick ? 3000ul : 20000ul;
+	int pgbench_s = ctx->quick ? 1 : 5;
+	struct db_state s;
+	struct onex_error err;
+	struct onex_clock *clock = NULL;
+	struct onex_log *log = NULL;
+	struct onex_hist h;
+	int rc = -1;
+	if (db_setup() < 0)
+		return onex_bench_real_unavailable(res, "not available: %s", db_why);
+	memset(&s, 0, sizeof(s));
+	onex_error_clear(&err);
+	if (onex_hist_init(&h, ONEX_BENCH_HIST_LOWEST, ONEX_BENCH_HIST_HIGHEST,
+			   ONEX_BENCH_HIST_SIG_FIGS) < 0)
+		goto drop;
+	s.loop = onex_epoll_loop_new(&err);
+	clock = onex_system_clock_new();
+	log = clock ? onex_stderr_log_new(clock, ONEX_LOG_ERROR) : NULL;
+	if (!s.loop || !log) {
+		snprintf(res->note, sizeof(res->note), "epoll loop: %.400s", err.text);
+		goto out;
+	}
+	struct onex_handler_env env = { s.loop, clock, log, NULL };
+	json_t *entry = json_pack("{s:s,s:{s:s,s:i}}", "type", "db", "config", "dsn",
+				  db_cluster.conninfo, "pool_size", DB_CLIENTS);
+	s.h = onex_pg_db_unit.create(&env, &err);
+	int init = s.h ? onex_handler_initialize(s.h, entry, &err) : -1;
+	json_decref(entry);
+	if (init < 0) {
+		snprintf(res->note, sizeof(res->note), "libpq handler: %.400s", err.text);
+		goto out;
+	}
+	for (unsigned long i = 0; i < n / 10 + 10; i++) /* connect, prepare, warm the cache */
+		if (db_one(&s) < 0)
+			goto lost;
+	struct onex_bench_batches b;
+	onex_bench_batches_start(&b, n);
+	uint64_t cpu0 = onex_bench_cpu_ns(), t0 = onex_bench_wall_ns(), prev = t0;
+	for (unsigned long i = 0; i < n; i++) {
+		if (db_one(&s) < 0)
+			goto lost;
+		uint64_t now = onex_bench_wall_ns();
+		onex_hist_record(&h, (int64_t)(now - prev));
+		onex_bench_batches_tick(&b, now);
+		prev = now;
+	}
+	double cpu = (double)(onex_bench_cpu_ns() - cpu0);
+	double unit_rate = onex_bench_batches_rate(&b);
+	double unit_total = (double)n / ((double)(prev - t0) / 1e9);
+	onex_handler_shutdown(s.h);
+	onex_handler_free(s.h);
+	s.h = NULL;
+
+	/* The reference: pgbench -S -M prepared, same connection count, same cluster. */
+	char cmd[1024], out[8192];
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' -S -M prepared -n -c %d -j %d -T %d -h 127.0.0.1 -p %d -U postgres "
+		 "postgres 2>&1",
+		 db_pgbench, DB_CLIENTS, DB_CLIENTS, pgbench_s, db_cluster.port);
+	int st = db_shell(cmd, out, sizeof(out));
+	const char *tps_line = strstr(out, "tps = ");
+	double tps = 0;
+	if (st != 0 || !tps_line || sscanf(tps_line, "tps = %lf", &tps) != 1 || tps <= 0) {
+		snprintf(res->note, sizeof(res->note), "pgbench -S failed (status %d): %.400s", st,
+			 out);
+		goto out;
+	}
+
+	onex_bench_add(res, "throughput", "req/s", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED, unit_rate);
+	onex_bench_add(res, "throughput_total", "req/s", ONEX_BENCH_HIGHER, ONEX_BENCH_INFO,
+		       unit_total);
+	onex_bench_add(res, "cpu_per_req", "ns", ONEX_BENCH_LOWER, ONEX_BENCH_SAMPLED,
+		       cpu / (double)n);
+	onex_bench_add_latency(res, "latency", &h, ONEX_BENCH_SAMPLED,
+			       "wall-clock db.query through the libpq unit, execute to done");
+	onex_bench_add(res, "ref_throughput", "tps", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED, tps);
+	onex_bench_add(res, "vs_reference", "x", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED,
+		       unit_rate / tps);
+	onex_bench_add(res, "requests", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
+	onex_bench_real_verdict(res, "real-db >= 0.8x pgbench", 0.8,
+				"1 connection, 1 in flight; reference: pgbench -S -M prepared -c 1 "
+				"(tps without initial connection time)");
+	rc = 0;
+	goto out;
+lost:
+	snprintf(res->note, sizeof(res->note), "db.query through the libpq unit failed");
+out:
+	if (s.h) {
+		onex_handler_shutdown(s.h);
+		onex_handler_free(s.h);
+	}
+	onex_loop_free(s.loop);
+	onex_log_free(log);
+	onex_clock_free(clock);
+	onex_hist_release(&h);
+drop:
+	if (rc < 0 || rep + 1 >= ctx->repetitions)
+		db_cluster_drop();
+	return rc;
+}
