@@ -109,6 +109,8 @@ static void on_published(void *arg, int status, const struct onex_error *err)
 	} else {
 		/* Not acked: an at-least-once bus delivers the request again. */
 		host->stats.publish_failed++;
+		if (!host->bus->ops->release) /* nothing will ask again: the reply is lost */
+			host->stats.replies_lost++;
 		onex_log(host->env.log, ONEX_LOG_ERROR, rq->env.correlation_id,
 			 rq->env.envelope_id, "reply for %s was not published: %s",
 			 rq->position, err ? err->text : "bus error");

@@ -47,6 +47,7 @@ struct onex_host_stats {
 	uint64_t responded_ok;	  /* success replies published */
 	uint64_t responded_error; /* error replies published */
 	uint64_t publish_failed;  /* replies the bus refused or failed */
+	uint64_t replies_lost;	  /* of those, on a bus that cannot redeliver the request */
 	uint64_t timed_out;	  /* handler calls answered with TIMEOUT */
 	uint64_t abandoned;	  /* in flight when the grace period ended */
 };

@@ -6,12 +6,14 @@
  */
 #include "host_cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -62,10 +64,24 @@ static void usage(FILE *out, const struct onex_host_cli_profile *p)
 		"  SHUTDOWN_GRACE_SECONDS  drain time on SIGTERM/SIGINT or end of input\n"
 		"                          (default 30, clamped to 1..300)\n");
 	if (p->dev)
-		fprintf(out, "  ENVIRONMENT             %s refuses to start when it is 'prod'\n",
+		fprintf(out, "  ENVIRONMENT             %s refuses to start when it is 'prod' or\n"
+			"                          'production' (any case, surrounding blanks ignored)\n",
 			p->binary);
 	fprintf(out, "\n"
 		"exit codes: 0 ok, 1 contract or usage error, 2 runtime failure\n");
+}
+
+/* "prod" or "production", in any case, with any surrounding whitespace. */
+static int is_production(const char *value)
+{
+	size_t n;
+	while (isspace((unsigned char)*value))
+		value++;
+	n = strlen(value);
+	while (n > 0 && isspace((unsigned char)value[n - 1]))
+		n--;
+	return (n == 4 && strncasecmp(value, "prod", 4) == 0) ||
+	       (n == 10 && strncasecmp(value, "production", 10) == 0);
 }
 
 static int parse_level(const char *s, enum onex_log_level *level)
@@ -287,6 +303,11 @@ static int run_host(const struct onex_host_cli_profile *p, const struct cli_args
 			fprintf(stderr, "%s: error: event loop ended before the host stopped\n",
 				p->binary);
 			rc = ONEX_EXIT_RUNTIME;
+		} else if (onex_host_stats(host)->replies_lost > 0) {
+			fprintf(stderr, "%s: error: %llu replies could not be published and the "
+				"bus cannot redeliver their requests\n", p->binary,
+				(unsigned long long)onex_host_stats(host)->replies_lost);
+			rc = ONEX_EXIT_RUNTIME;
 		}
 	}
 	if (sw.fd >= 0) {
@@ -309,10 +330,10 @@ int onex_host_cli_main(int argc, char **argv, const struct onex_host_cli_profile
 		return rc < 0 ? ONEX_EXIT_OK : ONEX_EXIT_CONTRACT;
 	if (p->dev) {
 		const char *environment = getenv("ENVIRONMENT");
-		if (environment && strcmp(environment, "prod") == 0) {
-			fprintf(stderr, "%s: error: ENVIRONMENT=prod: %s is for development only "
-				"and refuses to start; run onex-host with a production contract\n",
-				p->binary, p->binary);
+		if (environment && is_production(environment)) {
+			fprintf(stderr, "%s: error: ENVIRONMENT=%s names production: %s is for "
+				"development only and refuses to start; run onex-host with a "
+				"production contract\n", p->binary, environment, p->binary);
 			return ONEX_EXIT_CONTRACT;
 		}
 		fprintf(stderr, "%s: warning: development host: only the 'local' handler is "

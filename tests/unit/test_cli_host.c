@@ -144,13 +144,59 @@ static void test_dev_host_refuses_prod(void **state)
 {
 	(void)state;
 	const char *argv[] = { dev_bin, "--bus", "stdio", DEV_CONTRACT, NULL };
-	const char *env[] = { "ENVIRONMENT=prod", NULL };
-	struct spawn_opts o = { "", 0, env, 0, 0, 10000 };
+	static const char *const refused[] = { "ENVIRONMENT=prod", "ENVIRONMENT=production",
+					       "ENVIRONMENT=PROD", "ENVIRONMENT=Production",
+					       "ENVIRONMENT= prod ", "ENVIRONMENT=\tPRODUCTION\n" };
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		const char *env[] = { refused[i], NULL };
+		struct spawn_opts o = { "", 0, env, 0, 0, 10000 };
+		struct spawn_result res;
+		assert_int_equal(spawn_run(argv, &o, &res), 0);
+		if (res.exit_code != 1)
+			fail_msg("%s: exit %d, expected 1", refused[i], res.exit_code);
+		assert_contains(res.err, refused[i]);
+		assert_contains(res.err, "refuses to start");
+		assert_int_equal(res.out_len, 0);
+		spawn_result_release(&res);
+	}
+	/* Other names start (and end at once on empty input). */
+	static const char *const started[] = { "ENVIRONMENT=dev", "ENVIRONMENT=preprod",
+					       "ENVIRONMENT=production2", "ENVIRONMENT=" };
+	for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++) {
+		const char *env[] = { started[i], NULL };
+		struct spawn_opts o = { "", 0, env, 0, 0, 10000 };
+		struct spawn_result res;
+		assert_int_equal(spawn_run(argv, &o, &res), 0);
+		if (res.exit_code != 0)
+			fail_msg("%s: exit %d, expected 0: %s", started[i], res.exit_code, res.err);
+		spawn_result_release(&res);
+	}
+	const char *help[] = { dev_bin, "--help", NULL };
 	struct spawn_result res;
-	assert_int_equal(spawn_run(argv, &o, &res), 0);
-	assert_int_equal(res.exit_code, 1);
-	assert_contains(res.err, "ENVIRONMENT=prod");
-	assert_int_equal(res.out_len, 0);
+	run(help, "", 0, &res);
+	assert_contains(res.out, "'prod' or\n");
+	assert_contains(res.out, "'production' (any case");
+	spawn_result_release(&res);
+}
+
+/* A reply the stdio bus cannot write (stdout is /dev/full) is lost: exit 2. */
+static void test_lost_reply_exits_two(void **state)
+{
+	(void)state;
+	const char *in = "{\"operation\":\"local.echo\",\"payload\":{}}\n";
+	const char *argv[] = { "/bin/sh", "-c", "exec \"$0\" --bus stdio \"$1\" >/dev/full",
+			       dev_bin, DEV_CONTRACT, NULL };
+	struct spawn_result res;
+	run(argv, in, strlen(in), &res);
+	assert_int_equal(res.exit_code, 2);
+	assert_contains(res.err, "1 publish failures");
+	assert_contains(res.err, "1 replies could not be published");
+	spawn_result_release(&res);
+	/* The same run with a writable stdout exits 0. */
+	const char *ok[] = { "/bin/sh", "-c", "exec \"$0\" --bus stdio \"$1\" >/dev/null",
+			     dev_bin, DEV_CONTRACT, NULL };
+	run(ok, in, strlen(in), &res);
+	assert_int_equal(res.exit_code, 0);
 	spawn_result_release(&res);
 }
 
@@ -289,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_echo_through_stdio),
 		cmocka_unit_test(test_malformed_lines_each_get_an_error),
 		cmocka_unit_test(test_dev_host_refuses_prod),
+		cmocka_unit_test(test_lost_reply_exits_two),
 		cmocka_unit_test(test_production_host_refuses_local),
 		cmocka_unit_test(test_dry_run_and_describe_wiring),
 		cmocka_unit_test(test_usage_errors_and_help),
