@@ -91,8 +91,10 @@ struct onex_handler *onex_node_runtime_route(const struct onex_node_runtime *rt,
 			snprintf(prefix, sizeof(prefix), "%.*s", (int)n, env->operation);
 			name = prefix;
 		}
-		*error_extra = json_pack("{s:o}", "available_handlers",
-					 onex_node_runtime_available_handlers(rt));
+		/* error.handler_type: the type looked for, also when only the prefix named it. */
+		*error_extra = json_pack("{s:o,s:s*}", "available_handlers",
+					 onex_node_runtime_available_handlers(rt), "handler_type",
+					 name && *name ? name : NULL);
 		onex_error_set(err, ONEX_ERR_HANDLER_NOT_FOUND, NULL, 0, 0,
 			       "no handler registered for type '%s'", name ? name : "");
 		return NULL;
