@@ -1363,11 +1363,22 @@ static int load_handler_beta(struct loader *ld, const struct onex_yaml_node **fo
 	return 0;
 }
 
+/* "lines 8 and 10", or "line 6, columns 14 and 29" when both are on one line. */
+static const char *both_places(char *buf, size_t size, int line1, int column1, int line2,
+			       int column2)
+{
+	if (line1 == line2)
+		snprintf(buf, size, "line %d, columns %d and %d", line1, column1, column2);
+	else
+		snprintf(buf, size, "lines %d and %d", line1, line2);
+	return buf;
+}
+
 static int load_handler(struct loader *ld, const struct onex_yaml_node *item,
 			size_t index)
 {
 	char path[PATH_TEXT_BYTES], tpath[PATH_TEXT_BYTES];
-	char tname[ONEX_NAME_BYTES_MAX + 1];
+	char tname[ONEX_NAME_BYTES_MAX + 1], where[64];
 	const struct onex_yaml_node *found[COUNT(handler_fields)];
 	struct onex_runtime_contract *c = ld->c;
 	enum onex_handler_type type;
@@ -1395,8 +1406,9 @@ static int load_handler(struct loader *ld, const struct onex_yaml_node *item,
 			return onex_contract_check_fail(
 				&ld->chk, v, "a host runs one handler per type",
 				"remove one of them, or merge their config",
-				"duplicate handler type '%s' (lines %d and %d)",
-				tname, c->handlers[i].line, item->line);
+				"duplicate handler type '%s' (%s)", tname,
+				both_places(where, sizeof(where), c->handlers[i].line,
+					    c->handlers[i].column, item->line, item->column));
 	if (type == ONEX_HANDLER_LOCAL && ld->chk.opt->production)
 		return onex_contract_check_fail(
 			&ld->chk, v,
@@ -1451,7 +1463,7 @@ static int slug_valid(const char *slug)
 static int load_node_ref(struct loader *ld, const struct onex_yaml_node *item,
 			 size_t index)
 {
-	char path[PATH_TEXT_BYTES], spath[PATH_TEXT_BYTES];
+	char path[PATH_TEXT_BYTES], spath[PATH_TEXT_BYTES], where[64];
 	const struct onex_yaml_node *slug;
 	struct onex_runtime_contract *c = ld->c;
 	struct onex_contract_node_ref *ref = &c->nodes[c->node_count];
@@ -1482,8 +1494,9 @@ static int load_node_ref(struct loader *ld, const struct onex_yaml_node *item,
 			return onex_contract_check_fail(
 				&ld->chk, slug, "each node is listed once",
 				"remove one of them",
-				"duplicate node slug '%s' (lines %d and %d)",
-				ref->slug, c->nodes[i].line, slug->line);
+				"duplicate node slug '%s' (%s)", ref->slug,
+				both_places(where, sizeof(where), c->nodes[i].line,
+					    c->nodes[i].column, slug->line, slug->column));
 	ref->line = slug->line;
 	ref->column = slug->column;
 	c->node_count++;

@@ -738,6 +738,19 @@ static void test_duplicate_handler_lines(void **state)
 	assert_int_equal(err.line, 10);
 	assert_int_equal(err.column, 13);
 	assert_string_equal(err.text, "duplicate handler type 'http' (lines 8 and 10)");
+	/* Both on one line: the line once, and the two columns. */
+	assert_null(load_text("schema_version: \"1.0.0\"\n"
+			      "runtime:\n"
+			      "  name: h\n"
+			      "  version: \"1\"\n"
+			      "  event_bus: { kind: inmemory }\n"
+			      "  handlers: [ { type: http }, { type: http } ]\n",
+			      0, NULL, &err));
+	assert_int_equal(err.line, 6);
+	assert_string_equal(err.text, "duplicate handler type 'http' (line 6, columns 15 and 31)");
+	assert_null(load_text(MINIMAL "  nodes: [ { slug: a }, { slug: a } ]\n", 0, NULL, &err));
+	assert_int_equal(err.line, 9);
+	assert_string_equal(err.text, "duplicate node slug 'a' (line 9, columns 20 and 33)");
 }
 
 static void test_secret_never_echoed(void **state)
