@@ -80,7 +80,8 @@ static void usage_run(FILE *out)
 		"output: on a terminal, a progress line on stderr. On stdout, for each\n"
 		"failed scenario (in file order): its name and file, the failure, its\n"
 		"seed and the command that reruns it alone; then the line\n"
-		"\"N passed, N failed\".\n"
+		"\"N passed, N failed\" (also \"0 passed, 0 failed\" after an error that\n"
+		"left nothing to run).\n"
 		"\n"
 		"exit codes: 0 every scenario passed; 1 a scenario failed, no scenario\n"
 		"was found, a report or trace could not be written, or the command line\n"
@@ -419,12 +420,15 @@ static int cmd_run(const char *prog, int argc, char **argv)
 	onex_error_clear(&err);
 	if (a.trace_dir && make_dirs(a.trace_dir, &err) < 0) {
 		print_error(&err);
+		printf("0 passed, 0 failed\n"); /* a run always ends with its summary */
 		return EXIT_FAIL;
 	}
 	onex_suite_init(&suite);
 	rc = collect(&suite, a.paths, a.path_count, a.filter);
 	if (rc == EXIT_OK)
 		rc = run_suite(prog, &a, &suite);
+	else
+		printf("0 passed, 0 failed\n");
 	onex_suite_release(&suite);
 	return rc;
 }
