@@ -8,19 +8,24 @@
  * engine would produce (invalid UTF-8, control characters).
  *
  * Scenario files: tests/data/scenarios/{pass,broken,escaping,invalid}/.
- * Standard output is not a terminal here, so the progress line never shows.
+ * Standard output is not a terminal here, so the progress line never shows,
+ * except in the one test that runs onex-sim on a pseudo-terminal (forkpty).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <pty.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -232,6 +237,68 @@ static void test_nothing_to_run_is_an_error(void **state)
 }
 
 /* ---- running ---------------------------------------------------------------- */
+
+/* Run onex-sim with stdout and stderr on a pseudo-terminal; all it wrote, and its status. */
+static char *run_on_pty(const char *const *args, int *status)
+{
+	const char *argv[16] = { sim_bin };
+	size_t n = 1;
+	for (; args[n - 1]; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	int master;
+	struct winsize ws = { .ws_row = 24, .ws_col = 200 };
+	pid_t pid = forkpty(&master, NULL, NULL, &ws);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	size_t len = 0, cap = 1 << 16;
+	char *out = malloc(cap);
+	for (;;) {
+		if (len + 4096 > cap)
+			out = realloc(out, cap *= 2);
+		ssize_t r = read(master, out + len, 4096);
+		if (r > 0)
+			len += (size_t)r;
+		else if (r < 0 && errno == EINTR)
+			continue;
+		else
+			break; /* EIO: the child closed the terminal */
+	}
+	out[len] = '\0';
+	close(master);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	return out;
+}
+
+static void test_progress_only_on_a_terminal(void **state)
+{
+	(void)state;
+	int status;
+	char *out = run_on_pty((const char *const[]){ "run", "--jobs", "1", PASS, NULL }, &status);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The live counter, redrawn in place, for each scenario, then erased. */
+	assert_contains(out, "\r\033[K[1/3] 1 passed, 0 failed  ");
+	assert_contains(out, "\r\033[K[2/3] 2 passed, 0 failed  ");
+	assert_contains(out, "\r\033[K[3/3] 3 passed, 0 failed  ");
+	/* The summary comes after the last counter was erased (the pty turns \n into \r\n). */
+	const char *last = strstr(out, "[3/3]");
+	assert_non_null(strstr(last, "\r\033[K3 passed, 0 failed\r\n"));
+	free(out);
+
+	/* Not a terminal: no counter at all, on either stream. */
+	struct spawn_result res;
+	SIM(&res, "run", "--jobs", "1", PASS);
+	assert_int_equal(res.exit_code, 0);
+	assert_string_equal(res.out, "3 passed, 0 failed\n");
+	assert_string_equal(res.err, "");
+	assert_lacks(res.out, "[1/3]");
+	assert_lacks(res.out, "\r");
+	spawn_result_release(&res);
+}
 
 static void test_passing_suite_is_quiet(void **state)
 {
@@ -633,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_broken_scenario_shows_step_diff_seed_and_rerun),
 		cmocka_unit_test(test_jobs_keep_file_order),
 		cmocka_unit_test(test_filter_by_name_or_file_name),
+		cmocka_unit_test(test_progress_only_on_a_terminal),
 		cmocka_unit_test(test_reports_and_traces),
 		cmocka_unit_test(test_unwritable_report_fails_the_run),
 		cmocka_unit_test(test_markup_is_escaped_in_reports),
