@@ -112,8 +112,9 @@ static void on_published(void *arg, int status, const struct onex_error *err)
 		if (!host->bus->ops->release) /* nothing will ask again: the reply is lost */
 			host->stats.replies_lost++;
 		onex_log(host->env.log, ONEX_LOG_ERROR, rq->env.correlation_id,
-			 rq->env.envelope_id, "reply for %s was not published: %s",
-			 rq->position, err ? err->text : "bus error");
+			 rq->env.envelope_id, "reply for %s was not published: %s: %s",
+			 rq->position, onex_error_code_name(err ? err->code : ONEX_ERR_EVENT_BUS_ERROR),
+			 err ? err->text : "bus error");
 		onex_bus_release(host->bus, rq->token);
 	}
 	request_maybe_free(rq);

@@ -1,6 +1,6 @@
 /*
  * invariants.c - every request answered once, correlation preserved,
- * causation links, no raw errors.
+ * causation links, no raw errors, log lines carry the correlation id.
  */
 #include "invariants.h"
 
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "log.h"
 #include "scenario.h"
 #include "uuid.h"
 
@@ -81,8 +82,8 @@ static void load_replies(const struct onex_sim_world *w, const char *topic,
 	*count = 0;
 	for (size_t i = 0; i < w->published_count; i++) {
 		const struct onex_sim_publish *p = &w->published[i];
-		if (!p->by_host || strcmp(p->topic, topic) != 0)
-			continue;
+		if (!p->by_host || p->refused || strcmp(p->topic, topic) != 0)
+			continue; /* a refused publish is no reply */
 		struct reply_info *r = &reps[(*count)++];
 		r->json = json_loadb(p->data, p->len, 0, NULL);
 		r->t_us = p->t_us;
@@ -131,6 +132,86 @@ static const char *raw_error_problem(const json_t *error, const struct req_info 
 		}
 	}
 	return NULL;
+}
+
+/* `position` ("inmemory <topic> #3") occurs in msg, not as the start of a longer number. */
+static int mentions_position(const char *msg, const char *position)
+{
+	size_t n = strlen(position);
+	for (const char *s = strstr(msg, position); s && n; s = strstr(s + 1, position))
+		if (s[n] < '0' || s[n] > '9')
+			return 1;
+	return 0;
+}
+
+/* The correlation_id of the reply caused by envelope `id`, or NULL. */
+static const char *reply_correlation(const struct reply_info *reps, size_t nrep, const char *id)
+{
+	for (size_t i = 0; id && *id && i < nrep; i++) {
+		const char *cause = sval(reps[i].json, "causation_id");
+		if (cause && strcmp(cause, id) == 0)
+			return sval(reps[i].json, "correlation_id");
+	}
+	return NULL;
+}
+
+/*
+ * Spec §6: every log line about an envelope carries its correlation_id. A
+ * line is about an envelope when it carries an envelope_id, or its text
+ * names a delivered request by its input position or its envelope_id. The
+ * id it carries must be the request's own, or the one the host assigned
+ * (which the reply echoes).
+ */
+static unsigned check_logs(const struct onex_sim_world *w, const char *input_topic,
+			   const struct req_info *reqs, const struct reply_info *reps,
+			   size_t nrep, char *report, size_t size)
+{
+	unsigned bad = 0;
+	for (size_t k = 0; k < w->log_count; k++) {
+		const struct onex_sim_logline *l = &w->logs[k];
+		const struct req_info *req = NULL;
+		const char *named = l->envelope_id;
+		for (size_t i = 0, j = 0; i < w->delivered_count; i++) {
+			const struct onex_sim_delivery *d = &w->delivered[i];
+			if (strcmp(d->topic, input_topic) != 0)
+				continue;
+			const struct req_info *r = &reqs[j++];
+			int by_id = r->envelope_id[0] &&
+				    ((l->envelope_id && strcmp(l->envelope_id, r->envelope_id) == 0) ||
+				     strstr(l->msg, r->envelope_id));
+			if (by_id || (d->position && mentions_position(l->msg, d->position))) {
+				req = r;
+				if (!named)
+					named = by_id ? r->envelope_id : d->position;
+				break;
+			}
+		}
+		if (!named)
+			continue;
+		const char *want = req && req->correlation_id[0] ? req->correlation_id : NULL;
+		if (!want)
+			want = reply_correlation(reps, nrep, l->envelope_id);
+		if (!want && req)
+			want = reply_correlation(reps, nrep, req->envelope_id);
+		if (!l->correlation_id || !onex_uuid_is_valid(l->correlation_id)) {
+			bad |= ONEX_INV_LOG_CORRELATION;
+			note(report, size, "log_lines_carry_correlation: the %s line at t=%llu us names "
+			     "%s but carries no correlation_id: %.300s", onex_log_level_name(l->level),
+			     (unsigned long long)l->t_us, named, l->msg);
+		} else if (want && strcmp(want, l->correlation_id) != 0) {
+			bad |= ONEX_INV_LOG_CORRELATION;
+			note(report, size, "log_lines_carry_correlation: the %s line at t=%llu us names "
+			     "%s and carries correlation_id %s, not the envelope's %s: %.300s",
+			     onex_log_level_name(l->level), (unsigned long long)l->t_us, named,
+			     l->correlation_id, want, l->msg);
+		}
+	}
+	if (w->logs_not_kept) {
+		bad |= ONEX_INV_LOG_CORRELATION;
+		note(report, size, "log_lines_carry_correlation: %zu log lines beyond the first %u "
+		     "were not kept, so not checked", w->logs_not_kept, ONEX_SIM_LOG_LINES_MAX);
+	}
+	return bad;
 }
 
 unsigned onex_sim_check_invariants(const struct onex_sim_world *w, const char *input_topic,
@@ -216,6 +297,8 @@ unsigned onex_sim_check_invariants(const struct onex_sim_world *w, const char *i
 			note(report, size, "no_raw_errors: reply %s: %s", id ? id : "?", problem);
 		}
 	}
+	if (which & ONEX_INV_LOG_CORRELATION)
+		bad |= check_logs(w, input_topic, reqs, reps, nrep, report, size);
 	for (size_t j = 0; j < nreq; j++)
 		json_decref(reqs[j].json);
 	for (size_t i = 0; i < nrep; i++)

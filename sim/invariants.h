@@ -2,7 +2,8 @@
  * invariants.h - checks over a whole simulated run (docs/SCENARIOS.md
  * "Invariants"), reading only what crossed the bus: the deliveries to the
  * host on the input topic and the replies it published on the output
- * topic (including replies a drop_publish fault lost).
+ * topic (including replies a drop_publish fault lost); and, for
+ * log_lines_carry_correlation, the log lines the world kept.
  */
 #ifndef ONEX_SIM_INVARIANTS_H
 #define ONEX_SIM_INVARIANTS_H

@@ -276,12 +276,48 @@ static int parse_expect(struct parser *p, const struct onex_yaml_node *m,
 	return as ? define_name(p, as, st->as) : 0;
 }
 
+static int parse_expect_log(struct parser *p, const struct onex_yaml_node *m,
+			    struct onex_scenario_step *st)
+{
+	static const char *const keys[] = { "level", "message", "correlation_id", "within_ms", NULL };
+	static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
+	const struct onex_yaml_node *v;
+	char level[16] = "warn";
+	if (check_keys(p, m, keys, "expect_log") < 0)
+		return -1;
+	if ((v = onex_yaml_map_get(m, "level")) && get_string(p, v, "expect_log.level", level,
+							       sizeof(level)) < 0)
+		return -1;
+	for (st->level = 0; levels[st->level] && strcmp(levels[st->level], level) != 0; st->level++)
+		;
+	if (!levels[st->level])
+		return fail(p, v, "expect_log.level must be debug, info, warn or error, got '%s'", level);
+	v = onex_yaml_map_get(m, "message");
+	if (!text(v) || !*text(v))
+		return fail(p, v ? v : m, "expect_log needs message: a non-empty string the line contains");
+	st->raw = strdup(text(v));
+	st->raw_len = strlen(st->raw);
+	st->ms = 1000;
+	if ((v = onex_yaml_map_get(m, "within_ms")) && get_uint(p, v, "expect_log.within_ms", &st->ms) < 0)
+		return -1;
+	st->envelope = json_object();
+	if ((v = onex_yaml_map_get(m, "correlation_id"))) {
+		json_t *pattern = NULL;
+		if (v->kind != ONEX_YAML_SCALAR)
+			return fail(p, v, "expect_log.correlation_id must be a string or a matcher");
+		if (check_refs(p, v) < 0 || onex_yaml_to_json(&p->doc, v, &pattern, p->err) < 0)
+			return -1;
+		json_object_set_new(st->envelope, "correlation_id", pattern);
+	}
+	return 0;
+}
+
 static int parse_step(struct parser *p, const struct onex_yaml_node *n,
 		      struct onex_scenario_step *st)
 {
 	if (n->kind != ONEX_YAML_MAPPING || n->count != 1)
 		return fail(p, n, "a step is a mapping with exactly one key (publish, advance_ms, "
-				  "expect, expect_nothing)");
+				  "expect, expect_nothing, expect_log)");
 	const char *kind = onex_yaml_map_key(n, 0)->value;
 	const struct onex_yaml_node *v = onex_yaml_map_value(n, 0);
 	st->line = n->line;
@@ -304,8 +340,12 @@ static int parse_step(struct parser *p, const struct onex_yaml_node *n,
 			return -1;
 		return get_uint(p, onex_yaml_map_get(v, "for_ms"), "expect_nothing.for_ms", &st->ms);
 	}
+	if (strcmp(kind, "expect_log") == 0) {
+		st->kind = ONEX_STEP_EXPECT_LOG;
+		return parse_expect_log(p, v, st);
+	}
 	fail(p, onex_yaml_map_key(n, 0), "unknown step '%s'", kind);
-	onex_error_hint(p->err, "steps are publish, advance_ms, expect, expect_nothing");
+	onex_error_hint(p->err, "steps are publish, advance_ms, expect, expect_nothing, expect_log");
 	return -1;
 }
 
@@ -552,11 +592,12 @@ static int parse_fixtures(struct parser *p, const struct onex_yaml_node *n)
 
 static const char *const invariant_names[] = { "every_request_answered_once",
 					       "correlation_preserved", "causation_links",
-					       "no_raw_errors" };
+					       "no_raw_errors", "log_lines_carry_correlation" };
+#define INVARIANT_COUNT (sizeof(invariant_names) / sizeof(invariant_names[0]))
 
 const char *onex_invariant_name(unsigned bit)
 {
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < INVARIANT_COUNT; i++)
 		if (bit == 1u << i)
 			return invariant_names[i];
 	return "unknown";
@@ -564,7 +605,8 @@ const char *onex_invariant_name(unsigned bit)
 
 const char *onex_step_kind_name(enum onex_step_kind kind)
 {
-	static const char *const names[] = { "publish", "advance_ms", "expect", "expect_nothing" };
+	static const char *const names[] = { "publish", "advance_ms", "expect", "expect_nothing",
+					     "expect_log" };
 	return names[kind];
 }
 
@@ -576,13 +618,14 @@ static int parse_invariants(struct parser *p, const struct onex_yaml_node *n, un
 	for (size_t i = 0; i < n->count; i++) {
 		const char *name = text(n->items[i]);
 		unsigned bit = 0;
-		for (unsigned j = 0; j < 4 && name; j++)
+		for (unsigned j = 0; j < INVARIANT_COUNT && name; j++)
 			if (strcmp(name, invariant_names[j]) == 0)
 				bit = 1u << j;
 		if (!bit) {
 			fail(p, n->items[i], "unknown invariant '%s'", name ? name : "?");
 			onex_error_hint(p->err, "invariants: every_request_answered_once, "
-						"correlation_preserved, causation_links, no_raw_errors");
+						"correlation_preserved, causation_links, no_raw_errors, "
+						"log_lines_carry_correlation");
 			return -1;
 		}
 		*out |= bit;

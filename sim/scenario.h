@@ -19,17 +19,25 @@
 #define ONEX_SCENARIO_FAULTS_MAX 64u
 #define ONEX_SCENARIO_RAW_BYTES_MAX (8u * 1024u * 1024u)
 
-enum onex_step_kind { ONEX_STEP_PUBLISH, ONEX_STEP_ADVANCE, ONEX_STEP_EXPECT, ONEX_STEP_EXPECT_NOTHING };
+enum onex_step_kind {
+	ONEX_STEP_PUBLISH,
+	ONEX_STEP_ADVANCE,
+	ONEX_STEP_EXPECT,
+	ONEX_STEP_EXPECT_NOTHING,
+	ONEX_STEP_EXPECT_LOG,
+};
 
 struct onex_scenario_step {
 	enum onex_step_kind kind;
 	int line;
 	char as[64];	 /* "" when unnamed */
 	char topic[ONEX_TOPIC_BYTES_MAX + 1]; /* "input", "output" or a name */
-	json_t *envelope; /* publish template / expect pattern; owned; NULL for raw */
-	char *raw;	  /* publish raw bytes; owned */
+	json_t *envelope; /* publish template / expect pattern; owned; NULL for raw;
+			   * expect_log: {"correlation_id": pattern} or {} */
+	char *raw;	  /* publish raw bytes / expect_log message substring; owned */
 	size_t raw_len;
 	uint64_t ms; /* advance_ms, within_ms, for_ms */
+	int level;   /* expect_log: the lowest onex_log_level that matches */
 };
 
 enum onex_fault_kind {
@@ -59,7 +67,9 @@ enum onex_invariant {
 	ONEX_INV_CORRELATION = 1u << 1,
 	ONEX_INV_CAUSATION = 1u << 2,
 	ONEX_INV_NO_RAW_ERRORS = 1u << 3,
-	ONEX_INV_ALL = 0xfu,
+	ONEX_INV_LOG_CORRELATION = 1u << 4,
+	ONEX_INV_LAST = ONEX_INV_LOG_CORRELATION,
+	ONEX_INV_ALL = 0x1fu,
 };
 
 struct onex_scenario {

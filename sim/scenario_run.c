@@ -36,6 +36,7 @@ struct run {
 		size_t next; /* index into w->published of the next unconsumed */
 	} cursors[16];
 	size_t cursor_count;
+	size_t log_next; /* index into w->logs of the first line expect_log has not consumed */
 	char failure[FAILURE_BYTES];
 	struct onex_scenario_result *res;
 };
@@ -79,7 +80,7 @@ static long next_on_topic(struct run *r, struct topic_cursor *c)
 	uint64_t now_us = onex_sim_world_now_us(r->w);
 	for (size_t i = c->next; i < r->w->published_count; i++) {
 		const struct onex_sim_publish *p = &r->w->published[i];
-		if (!p->dropped && strcmp(p->topic, c->topic) == 0)
+		if (!p->dropped && !p->refused && strcmp(p->topic, c->topic) == 0)
 			return p->visible_us <= now_us ? (long)i : -1; /* FIFO: none overtakes */
 	}
 	return -1;
@@ -381,6 +382,61 @@ static int do_expect_nothing(struct run *r, size_t i, const struct onex_scenario
 	return -1;
 }
 
+/* Index of the first unconsumed log line at st->level or above containing st->raw, or -1. */
+static long next_log(struct run *r, const struct onex_scenario_step *st)
+{
+	for (size_t i = r->log_next; i < r->w->log_count; i++)
+		if ((int)r->w->logs[i].level >= st->level && strstr(r->w->logs[i].msg, st->raw))
+			return (long)i;
+	return -1;
+}
+
+static int do_expect_log(struct run *r, size_t i, const struct onex_scenario_step *st)
+{
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	uint64_t deadline = now_ns(r) + st->ms * MS_NS;
+	long at;
+	ONEX_SIM_TRACE(r->w, "step", json_pack("{s:I,s:s}", "step", (json_int_t)i + 1, "kind",
+					       "expect_log"));
+	while ((at = next_log(r, st)) < 0) {
+		uint64_t next;
+		if (onex_sim_scheduler_next_due_ns(r->w->sched, &next) < 0 || next > deadline) {
+			run_until(r, deadline);
+			if ((at = next_log(r, st)) >= 0)
+				break;
+			step_header(r, i, st);
+			failf(r, "  no log line at %s or above containing \"%s\" within %llu ms; "
+				 "lines since the last expect_log:\n", levels[st->level], st->raw,
+			      (unsigned long long)st->ms);
+			for (size_t k = r->log_next; k < r->w->log_count && k < r->log_next + 8; k++)
+				failf(r, "    %s: %.300s\n", levels[r->w->logs[k].level], r->w->logs[k].msg);
+			return -1;
+		}
+		run_until(r, next);
+	}
+	const struct onex_sim_logline *l = &r->w->logs[at];
+	r->log_next = (size_t)at + 1;
+	char why[512] = "", diff[2048] = "";
+	json_t *pattern = onex_sim_substitute(st->envelope, r->names, why, sizeof(why));
+	json_t *actual = json_object();
+	if (l->correlation_id)
+		json_object_set_new(actual, "correlation_id", json_string(l->correlation_id));
+	int rc = 0;
+	if (!pattern) {
+		step_header(r, i, st);
+		failf(r, "  %s\n", why);
+		rc = -1;
+	} else if (onex_sim_match(pattern, actual, diff, sizeof(diff)) > 0) {
+		step_header(r, i, st);
+		failf(r, "  the log line \"%.300s\" (t=%.3f ms) differs from the expected one:\n%s",
+		      l->msg, (double)l->t_us / 1e3, diff);
+		rc = -1;
+	}
+	json_decref(pattern);
+	json_decref(actual);
+	return rc;
+}
+
 static int run_steps(struct run *r)
 {
 	for (size_t i = 0; i < r->sc->step_count; i++) {
@@ -396,6 +452,7 @@ static int run_steps(struct run *r)
 			break;
 		case ONEX_STEP_EXPECT: rc = do_expect(r, i, st); break;
 		case ONEX_STEP_EXPECT_NOTHING: rc = do_expect_nothing(r, i, st); break;
+		case ONEX_STEP_EXPECT_LOG: rc = do_expect_log(r, i, st); break;
 		}
 		if (rc < 0)
 			return -1;
@@ -422,14 +479,14 @@ static int check_after(struct run *r)
 	if (unexpected) {
 		failf(r, "invariants violated:\n");
 		for (char *line = strtok(report, "\n"); line; line = strtok(NULL, "\n")) {
-			for (unsigned b = 1; b <= ONEX_INV_NO_RAW_ERRORS; b <<= 1)
+			for (unsigned b = 1; b <= ONEX_INV_LAST; b <<= 1)
 				if ((unexpected & b) && strncmp(line, onex_invariant_name(b),
 								strlen(onex_invariant_name(b))) == 0)
 					failf(r, "  %s\n", line);
 		}
 		ok = 0;
 	}
-	for (unsigned b = 1; b <= ONEX_INV_NO_RAW_ERRORS; b <<= 1)
+	for (unsigned b = 1; b <= ONEX_INV_LAST; b <<= 1)
 		if (missing & b) {
 			failf(r, "expected invariant %s to be violated (the harness must show the "
 				 "fault), but it held\n", onex_invariant_name(b));

@@ -72,6 +72,20 @@ static void sim_log_write(struct onex_log *log, enum onex_log_level level,
 							    offsetof(struct onex_sim_world, log));
 	if (level >= ONEX_LOG_WARN)
 		w->warnings++;
+	if (w->log_count == ONEX_SIM_LOG_LINES_MAX) {
+		w->logs_not_kept++;
+	} else {
+		if (w->log_count == w->log_cap) {
+			w->log_cap = w->log_cap ? w->log_cap * 2 : 16;
+			w->logs = xrealloc(w->logs, w->log_cap * sizeof(*w->logs));
+		}
+		struct onex_sim_logline *l = &w->logs[w->log_count++];
+		l->level = level;
+		l->correlation_id = correlation_id ? xstrndup(correlation_id, strlen(correlation_id)) : NULL;
+		l->envelope_id = envelope_id ? xstrndup(envelope_id, strlen(envelope_id)) : NULL;
+		l->msg = xstrndup(message, strlen(message));
+		l->t_us = onex_sim_world_now_us(w);
+	}
 	if (!w->want_trace)
 		return;
 	json_t *f = json_pack("{s:s}", "level", onex_log_level_name(level));
@@ -120,6 +134,7 @@ static void record_publish(struct onex_sim_world *w, const char *topic, const ch
 	p->visible_us = p->t_us + delay_ns / 1000u;
 	p->by_host = !w->scenario_publishing;
 	p->dropped = dropped;
+	p->refused = 0;
 	if (delay_ns)
 		onex_loop_timer_add(w->loop, delay_ns, wake, NULL, NULL, NULL);
 }
@@ -151,6 +166,7 @@ static void traced_deliver(void *arg, const struct onex_bus_message *msg)
 	d->data = xstrndup(msg->data, msg->len);
 	d->len = msg->len;
 	d->t_us = onex_sim_world_now_us(w);
+	d->position = xstrndup(msg->position, strlen(msg->position));
 	ONEX_SIM_TRACE(w, "deliver", json_pack("{s:s,s:s,s:I}", "topic", msg->topic,
 					       "position", msg->position, "bytes",
 					       (json_int_t)msg->len_original));
@@ -192,6 +208,18 @@ static void confirm_dropped(void *arg)
 	free(d);
 }
 
+/* The inner bus refused what was recorded at [first, first + n): nobody will see it. */
+static int publish_refused(struct onex_sim_world *w, size_t first, size_t n,
+			   const struct onex_error *err)
+{
+	for (size_t i = first; i < first + n; i++)
+		w->published[i].refused = 1;
+	ONEX_SIM_TRACE(w, "publish_refused",
+		       json_pack("{s:s,s:s,s:s}", "topic", w->published[first].topic, "code",
+				 onex_error_code_name(err->code), "message", err->text));
+	return -1;
+}
+
 static int tbus_publish(struct onex_bus *base, const char *topic, const char *key,
 			const char *data, size_t len, onex_bus_published_cb done,
 			void *done_arg, struct onex_error *err)
@@ -223,14 +251,17 @@ static int tbus_publish(struct onex_bus *base, const char *topic, const char *ke
 		}
 		return 0;
 	}
+	size_t first = w->published_count - (duplicate ? 2 : 1);
 	if (duplicate) {
 		f->duplicate--;
 		ONEX_SIM_TRACE(w, "fault",
 			       json_pack("{s:s,s:s}", "kind", "duplicate_delivery", "topic", topic));
 		if (onex_bus_publish(bus->inner, topic, key, data, len, NULL, NULL, err) < 0)
-			return -1;
+			return publish_refused(w, first, 2, err);
 	}
-	return onex_bus_publish(bus->inner, topic, key, data, len, done, done_arg, err);
+	if (onex_bus_publish(bus->inner, topic, key, data, len, done, done_arg, err) < 0)
+		return publish_refused(w, first, duplicate ? 2 : 1, err);
+	return 0;
 }
 
 static void tbus_ack(struct onex_bus *base, uint64_t token)
@@ -297,8 +328,10 @@ static struct onex_bus *traced_bus_create(const struct onex_bus_env *env,
 					  struct onex_error *err)
 {
 	struct onex_sim_world *w = env->root;
-	struct onex_bus *inner = onex_inmemory_bus_unit.create(env, NULL, err);
-	(void)config; /* kafka/stdio contracts run on the in-memory bus here */
+	/* kafka/stdio contracts run on the in-memory bus here, with its defaults; an
+	 * inmemory contract's config (queue_bytes_max, history_size) applies. */
+	int own = config && strcmp(config->kind, "inmemory") == 0;
+	struct onex_bus *inner = onex_inmemory_bus_unit.create(env, own ? config : NULL, err);
 	if (!inner)
 		return NULL;
 	struct traced_bus *bus = xrealloc(NULL, sizeof(*bus));
@@ -537,7 +570,14 @@ void onex_sim_world_free(struct onex_sim_world *w)
 	for (size_t i = 0; i < w->delivered_count; i++) {
 		free(w->delivered[i].topic);
 		free(w->delivered[i].data);
+		free(w->delivered[i].position);
 	}
+	for (size_t i = 0; i < w->log_count; i++) {
+		free(w->logs[i].correlation_id);
+		free(w->logs[i].envelope_id);
+		free(w->logs[i].msg);
+	}
+	free(w->logs);
 	free(w->published);
 	free(w->delivered);
 	free(w->trace);

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "handler.h"
 #include "host.h"
+#include "log.h"
 #include "prng.h"
 #include "scheduler.h"
 
@@ -35,6 +36,7 @@ struct onex_sim_publish {
 	uint64_t visible_us; /* when a reader of the topic can see it (bus_delay) */
 	int by_host;	     /* 0: published by the scenario */
 	int dropped;	     /* lost to a drop_publish fault */
+	int refused;	     /* the bus refused it (queue full, ...): nobody sees it */
 };
 
 /* One message delivered to the host. */
@@ -42,6 +44,19 @@ struct onex_sim_delivery {
 	char *topic;
 	char *data;
 	size_t len;
+	uint64_t t_us;
+	char *position; /* as the bus names it in messages: "inmemory <topic> #N" */
+};
+
+/* Log lines a world keeps (for expect_log and the log invariant); later ones are counted. */
+#define ONEX_SIM_LOG_LINES_MAX 65536u
+
+/* One log line (at or above the log's min_level), as a unit or the host wrote it. */
+struct onex_sim_logline {
+	enum onex_log_level level;
+	char *correlation_id; /* NULL when the line carried none */
+	char *envelope_id;    /* NULL when the line carried none */
+	char *msg;
 	uint64_t t_us;
 };
 
@@ -82,6 +97,8 @@ struct onex_sim_world {
 	} topic_faults[8];
 	size_t topic_fault_count;
 	unsigned warnings; /* log lines at warn or above */
+	struct onex_sim_logline *logs;
+	size_t log_count, log_cap, logs_not_kept;
 };
 
 /* The wiring table of onex-sim (traced fake http, SQLite db, local; in-memory bus). */
