@@ -20,6 +20,15 @@
 #define ONEX_CONTRACT_NAME_BYTES 128u
 #define ONEX_BUS_KIND_BYTES 32u
 
+/* A node contract given as text instead of a file (inline in a scenario). Borrowed. */
+struct onex_node_text {
+	const char *slug;
+	const char *text;
+	size_t len;
+	const char *source; /* names the text in messages (the scenario file) */
+	int line_offset;    /* added to every line reported */
+};
+
 struct onex_contract_options {
 	int lenient;	/* unknown fields warn instead of failing */
 	int production; /* handler type `local` is an error */
@@ -72,6 +81,11 @@ struct onex_runtime_contract {
 	struct onex_contract_node_ref *nodes; /* owned array */
 	size_t node_count;
 	char nodes_dir[ONEX_PATH_BYTES_MAX]; /* resolved: dir + runtime.nodes_dir or "nodes" */
+	/* Node contracts by slug that the node registry takes instead of
+	 * nodes_dir/<slug>.yaml (inline in a scenario); NULL/0 from the loaders.
+	 * Borrowed: the caller that sets them keeps them alive. */
+	const struct onex_node_text *node_texts;
+	size_t node_text_count;
 	struct onex_error warnings[ONEX_CONTRACT_WARNINGS_MAX];
 	size_t warning_count;
 };

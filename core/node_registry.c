@@ -307,7 +307,8 @@ static void slug_of(const char *path, char *slug, size_t size)
 }
 
 static int node_load_text(const char *text, size_t len, const char *path,
-			  const char *slug, const struct onex_contract_options *opt,
+			  int line_offset, const char *slug,
+			  const struct onex_contract_options *opt,
 			  struct onex_error *warnings, size_t warning_max,
 			  size_t *warning_count, struct onex_node_contract **out,
 			  struct onex_error *e)
@@ -322,7 +323,7 @@ static int node_load_text(const char *text, size_t len, const char *path,
 		snprintf(ld.node->slug, sizeof(ld.node->slug), "%s", slug);
 	else
 		slug_of(path, ld.node->slug, sizeof(ld.node->slug));
-	if (onex_yaml_doc_parse(&ld.doc, text, len, path, 0, e)) {
+	if (onex_yaml_doc_parse(&ld.doc, text, len, path, line_offset, e)) {
 		onex_node_contract_free(ld.node);
 		return -1;
 	}
@@ -387,10 +388,24 @@ int onex_node_contract_load_with_warnings(const char *path, const char *slug,
 		read_error(path, errnum, &e);
 		return give_error(err, &e);
 	}
-	int rc = node_load_text(text, len, path, slug, opt, warnings, warning_max,
+	int rc = node_load_text(text, len, path, 0, slug, opt, warnings, warning_max,
 				warning_count, out, &e);
 	free(text);
 	return rc ? give_error(err, &e) : 0;
+}
+
+int onex_node_contract_load_text(const struct onex_node_text *t,
+				 const struct onex_contract_options *opt,
+				 struct onex_node_contract **out,
+				 struct onex_error *err)
+{
+	struct onex_error e;
+	onex_error_clear(&e);
+	*out = NULL;
+	if (node_load_text(t->text, t->len, t->source, t->line_offset, t->slug, opt, NULL, 0,
+			   NULL, out, &e))
+		return give_error(err, &e);
+	return 0;
 }
 
 int onex_node_contract_load(const char *path, const char *slug,
@@ -484,6 +499,18 @@ static int registry_load_one(struct onex_node_registry *reg,
 			return onex_error_set(e, ONEX_ERR_CONTRACT_VALIDATION_ERROR,
 					      contract->path, ref->line, ref->column,
 					      "duplicate node slug '%s'", ref->slug);
+	for (size_t i = 0; i < contract->node_text_count; i++) {
+		const struct onex_node_text *t = &contract->node_texts[i];
+		if (strcmp(t->slug, ref->slug) != 0)
+			continue;
+		if (node_load_text(t->text, t->len, t->source, t->line_offset, ref->slug, opt,
+				   reg->warnings, ONEX_CONTRACT_WARNINGS_MAX,
+				   &reg->warning_count, &node, e))
+			return -1;
+		reg->nodes[reg->count++] = node;
+		warn_unhosted(reg, contract, node);
+		return 0;
+	}
 	int n = snprintf(path, sizeof(path), "%s/%s.yaml", contract->nodes_dir,
 			 ref->slug);
 	if (n < 0 || (size_t)n >= sizeof(path))
@@ -497,7 +524,7 @@ static int registry_load_one(struct onex_node_registry *reg,
 		read_error(path, errnum, e);
 		return -1;
 	}
-	int rc = node_load_text(text, len, path, ref->slug, opt, reg->warnings,
+	int rc = node_load_text(text, len, path, 0, ref->slug, opt, reg->warnings,
 				ONEX_CONTRACT_WARNINGS_MAX, &reg->warning_count,
 				&node, e);
 	free(text);

@@ -54,6 +54,16 @@ int onex_node_contract_load(const char *path, const char *slug,
 			    struct onex_error *err);
 void onex_node_contract_free(struct onex_node_contract *node);
 
+/*
+ * Load a node contract from text (see struct onex_node_text): messages name
+ * t->source and the lines of the text plus t->line_offset.
+ * Ownership: *out is new; free with onex_node_contract_free().
+ */
+int onex_node_contract_load_text(const struct onex_node_text *t,
+				 const struct onex_contract_options *opt,
+				 struct onex_node_contract **out,
+				 struct onex_error *err);
+
 /* JSON description of a node (for --describe-wiring). New reference. */
 json_t *onex_node_contract_describe(const struct onex_node_contract *node);
 
@@ -67,7 +77,7 @@ struct onex_node_registry {
 
 /*
  * Load `<slug>.yaml` from contract->nodes_dir for every node the contract
- * lists. A missing file is an error naming the slug, the path tried, and
+ * lists (or the text contract->node_texts gives for that slug). A missing file is an error naming the slug, the path tried, and
  * the contract line that lists it. Warnings (e.g. unknown fields under
  * --lenient) are kept in reg->warnings, at most ONEX_CONTRACT_WARNINGS_MAX.
  */

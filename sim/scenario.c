@@ -506,6 +506,50 @@ static int parse_contract(struct parser *p, const struct onex_yaml_node *n)
 	return 0;
 }
 
+/*
+ * nodes: { <slug>: <node contract mapping>, ... }: inline node contracts,
+ * kept as text with their line offset so that the node loader's messages
+ * name this file's lines. They are checked when the host starts (so that
+ * expect_startup_failure can prove a node contract error).
+ */
+static int parse_nodes(struct parser *p, const struct onex_yaml_node *n)
+{
+	struct onex_scenario *sc = p->sc;
+	if (n->kind != ONEX_YAML_MAPPING)
+		return fail(p, n, "nodes must be a mapping of node slug to node contract, got %s",
+			    onex_yaml_describe(n));
+	if (n->count > ONEX_SCENARIO_NODES_MAX)
+		return fail(p, n, "more than %u inline node contracts", ONEX_SCENARIO_NODES_MAX);
+	for (size_t i = 0; i < n->count; i++) {
+		const struct onex_yaml_node *key = onex_yaml_map_key(n, i);
+		const struct onex_yaml_node *node = onex_yaml_map_value(n, i);
+		struct onex_scenario_node *sn = &sc->nodes[sc->node_count];
+		if (get_string(p, key, "a node slug", sn->slug, sizeof(sn->slug)) < 0)
+			return -1;
+		for (const char *c = sn->slug; *c; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			      (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+				return fail(p, key, "node slug '%s' may use only letters, digits, "
+						    "_ and -", sn->slug);
+		if (node->kind != ONEX_YAML_MAPPING)
+			return fail(p, node, "nodes.%s must be a mapping (a whole node contract), got %s",
+				    sn->slug, onex_yaml_describe(node));
+		sn->line = key->line;
+		sn->column = key->column;
+		sn->text = block_text(p, node, &sn->line_offset);
+		if (!sn->text) { /* flow style: JSON keeps the line, not the column */
+			json_t *json = NULL;
+			if (onex_yaml_to_json(&p->doc, node, &json, p->err) < 0)
+				return -1;
+			sn->text = json_dumps(json, JSON_COMPACT);
+			sn->line_offset = node->line - 1;
+			json_decref(json);
+		}
+		sc->node_count++;
+	}
+	return 0;
+}
+
 static int add_stubs(struct parser *p, const struct onex_yaml_node *item)
 {
 	struct onex_scenario *sc = p->sc;
@@ -671,7 +715,7 @@ static int parse_steps(struct parser *p, const struct onex_yaml_node *n)
 static int parse_top(struct parser *p)
 {
 	static const char *const keys[] = { "name", "description", "seed", "contract", "lenient",
-					    "production", "fixtures", "faults",
+					    "production", "fixtures", "faults", "nodes",
 					    "expect_startup_failure", "steps", "invariants",
 					    "expect_violations", "settle_ms", NULL };
 	struct onex_scenario *sc = p->sc;
@@ -706,6 +750,8 @@ static int parse_top(struct parser *p)
 	    get_bool(p, v, "production", &sc->production) < 0)
 		return -1;
 	if (parse_contract(p, onex_yaml_map_get(root, "contract")) < 0)
+		return -1;
+	if ((v = onex_yaml_map_get(root, "nodes")) && parse_nodes(p, v) < 0)
 		return -1;
 	if ((v = onex_yaml_map_get(root, "fixtures")) && parse_fixtures(p, v) < 0)
 		return -1;
@@ -780,6 +826,8 @@ void onex_scenario_free(struct onex_scenario *sc)
 	free(sc->sql_names);
 	free(sc->steps);
 	json_decref(sc->http_stubs);
+	for (size_t i = 0; i < sc->node_count; i++)
+		free(sc->nodes[i].text);
 	free(sc->contract_inline);
 	free(sc->description);
 	free(sc);

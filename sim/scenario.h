@@ -17,6 +17,7 @@
 #define ONEX_SCENARIO_NAME_BYTES 128u
 #define ONEX_SCENARIO_STEPS_MAX 4096u
 #define ONEX_SCENARIO_FAULTS_MAX 64u
+#define ONEX_SCENARIO_NODES_MAX 32u
 #define ONEX_SCENARIO_RAW_BYTES_MAX (8u * 1024u * 1024u)
 
 enum onex_step_kind {
@@ -72,6 +73,14 @@ enum onex_invariant {
 	ONEX_INV_ALL = 0x1fu,
 };
 
+/* An inline node contract (`nodes:`), kept as the file's own lines. */
+struct onex_scenario_node {
+	char slug[ONEX_NAME_BYTES_MAX + 1];
+	char *text;	 /* YAML (or JSON for a flow-style mapping); owned */
+	int line, column; /* of the slug key, for messages */
+	int line_offset; /* added to the text's line numbers */
+};
+
 struct onex_scenario {
 	char path[ONEX_PATH_BYTES_MAX];
 	char dir[ONEX_PATH_BYTES_MAX];
@@ -84,6 +93,8 @@ struct onex_scenario {
 	char *contract_inline; /* YAML (or JSON for a flow-style mapping) text */
 	int contract_line;
 	int contract_line_offset; /* added to the inline text's line numbers */
+	struct onex_scenario_node nodes[ONEX_SCENARIO_NODES_MAX];
+	size_t node_count;
 	json_t *http_stubs; /* array, owned; NULL when none */
 	char **sql;	    /* scripts, owned */
 	char **sql_names;   /* for messages */

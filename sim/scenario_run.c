@@ -39,6 +39,7 @@ struct run {
 	size_t log_next; /* index into w->logs of the first line expect_log has not consumed */
 	char failure[FAILURE_BYTES];
 	struct onex_scenario_result *res;
+	struct onex_node_text node_texts[ONEX_SCENARIO_NODES_MAX];
 };
 
 static void failf(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -186,16 +187,45 @@ static void schedule_faults(struct run *r)
 }
 
 /* ---- start-up ------------------------------------------------------------- */
+/* Hand the scenario's inline node contracts to the node registry, by slug. */
+static int attach_nodes(struct run *r, struct onex_error *err)
+{
+	struct onex_scenario *sc = r->sc;
+	for (size_t i = 0; i < sc->node_count; i++) {
+		const struct onex_scenario_node *sn = &sc->nodes[i];
+		size_t k = 0;
+		while (k < r->contract->node_count && strcmp(r->contract->nodes[k].slug, sn->slug))
+			k++;
+		if (k == r->contract->node_count) {
+			onex_error_set(err, ONEX_ERR_CONTRACT_VALIDATION_ERROR, sc->path, sn->line,
+				       sn->column,
+				       "inline node contract '%s' is not listed in the runtime "
+				       "contract's runtime.nodes", sn->slug);
+			onex_error_action(err, "add { slug: %s } to runtime.nodes, or remove nodes.%s",
+					  sn->slug, sn->slug);
+			return -1;
+		}
+		r->node_texts[i] = (struct onex_node_text){ sn->slug, sn->text, strlen(sn->text),
+							     sc->path, sn->line_offset };
+	}
+	r->contract->node_texts = r->node_texts;
+	r->contract->node_text_count = sc->node_count;
+	return 0;
+}
+
 static int load_contract(struct run *r, struct onex_error *err)
 {
 	struct onex_scenario *sc = r->sc;
 	struct onex_contract_options copt = { sc->lenient, sc->production };
+	int rc;
 	if (sc->contract_inline) {
-		return onex_runtime_contract_load_text(sc->contract_inline, strlen(sc->contract_inline),
-						       sc->path, sc->dir, sc->contract_line_offset,
-						       &copt, &r->contract, err);
+		rc = onex_runtime_contract_load_text(sc->contract_inline, strlen(sc->contract_inline),
+						     sc->path, sc->dir, sc->contract_line_offset,
+						     &copt, &r->contract, err);
+	} else {
+		rc = onex_runtime_contract_load(sc->contract_path, &copt, &r->contract, err);
 	}
-	return onex_runtime_contract_load(sc->contract_path, &copt, &r->contract, err);
+	return rc < 0 ? -1 : attach_nodes(r, err);
 }
 
 static int load_fixtures(struct run *r, struct onex_error *err)

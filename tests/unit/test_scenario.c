@@ -1,7 +1,8 @@
 /*
  * test_scenario.c - the scenario parser: unknown keys, bad references,
  * wrong types and unknown kinds are errors naming file:line:column; raw
- * bytes and references parse as documented (docs/SCENARIOS.md).
+ * bytes and references parse as documented (docs/SCENARIOS.md); inline
+ * node contracts keep the scenario file's lines; expect_log steps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "node_registry.h"
 #include "scenario.h"
 
 #define HEAD "name: t\ndescription: d\ncontract: x.yaml\n"
@@ -157,6 +160,88 @@ static void test_faults_parse(void **state)
 		     5, 50, "takes no for_ms");
 }
 
+static void test_inline_nodes_keep_their_lines(void **state)
+{
+	(void)state;
+	struct onex_scenario *sc = load_ok(HEAD
+		"nodes:\n"				/* 4 */
+		"  greeter:\n"				/* 5 */
+		"    schema_version: \"1.0.0\"\n"	/* 6 */
+		"    node_version: \"1.0.0\"\n"		/* 7 */
+		"    name: greeter\n"			/* 8 */
+		"    node_type: SIDEWAYS\n"		/* 9 */
+		"    description: d\n"
+		"    input_model: a.B\n"
+		"    output_model: a.C\n"
+		"  other: { schema_version: \"1.0.0\" }\n" /* 13 */
+		"steps: []\n");
+	assert_int_equal(sc->node_count, 2);
+	assert_string_equal(sc->nodes[0].slug, "greeter");
+	assert_int_equal(sc->nodes[0].line, 5);
+	assert_int_equal(sc->nodes[0].line_offset, 5);
+	assert_non_null(strstr(sc->nodes[0].text, "    node_type: SIDEWAYS\n"));
+	assert_null(strstr(sc->nodes[0].text, "other"));
+	assert_null(strstr(sc->nodes[0].text, "steps"));
+	assert_string_equal(sc->nodes[1].slug, "other");
+	assert_int_equal(sc->nodes[1].line, 13);
+	assert_int_equal(sc->nodes[1].line_offset, 12); /* flow style: JSON on the node's line */
+	assert_string_equal(sc->nodes[1].text, "{\"schema_version\":\"1.0.0\"}");
+
+	/* The node loader reports the scenario file's line and column. */
+	struct onex_node_text t = { sc->nodes[0].slug, sc->nodes[0].text,
+				    strlen(sc->nodes[0].text), "s.yaml", sc->nodes[0].line_offset };
+	struct onex_contract_options opt = { 0, 0 };
+	struct onex_node_contract *node = NULL;
+	struct onex_error err;
+	onex_error_clear(&err);
+	assert_int_equal(onex_node_contract_load_text(&t, &opt, &node, &err), -1);
+	assert_null(node);
+	assert_string_equal(err.source, "s.yaml");
+	assert_int_equal(err.line, 9);
+	assert_int_equal(err.column, 16);
+	assert_non_null(strstr(err.text, "unknown node_type 'SIDEWAYS'"));
+	onex_scenario_free(sc);
+
+	expect_error(HEAD "nodes: [ a ]\nsteps: []\n", 4, 8, "nodes must be a mapping");
+	expect_error(HEAD "nodes:\n  a: x.yaml\nsteps: []\n", 5, 6,
+		     "nodes.a must be a mapping (a whole node contract)");
+	expect_error(HEAD "nodes:\n  \"a/b\": {}\nsteps: []\n", 5, 3,
+		     "node slug 'a/b' may use only letters, digits, _ and -");
+	expect_error(HEAD "nodes:\n  a: {}\n  a: {}\nsteps: []\n", 6, 3, "duplicate");
+}
+
+static void test_expect_log_parse(void **state)
+{
+	(void)state;
+	struct onex_scenario *sc = load_ok(
+		HEAD "steps:\n"
+		     "  - publish: { as: req, envelope: { operation: local.echo } }\n"
+		     "  - expect_log: { message: \"suspicious\", correlation_id: \"{{req.correlation_id}}\" }\n"
+		     "  - expect_log: { level: error, message: \"queue full\", within_ms: 5 }\n");
+	assert_int_equal(sc->steps[1].kind, ONEX_STEP_EXPECT_LOG);
+	assert_int_equal(sc->steps[1].level, ONEX_LOG_WARN);
+	assert_string_equal(sc->steps[1].raw, "suspicious");
+	assert_int_equal(sc->steps[1].ms, 1000);
+	assert_string_equal(json_string_value(json_object_get(sc->steps[1].envelope, "correlation_id")),
+			    "{{req.correlation_id}}");
+	assert_int_equal(sc->steps[2].level, ONEX_LOG_ERROR);
+	assert_int_equal(sc->steps[2].ms, 5);
+	assert_int_equal(json_object_size(sc->steps[2].envelope), 0);
+	assert_string_equal(onex_step_kind_name(ONEX_STEP_EXPECT_LOG), "expect_log");
+	onex_scenario_free(sc);
+	expect_error(HEAD "steps:\n  - expect_log: { level: warn }\n", 5, 17, "expect_log needs message");
+	expect_error(HEAD "steps:\n  - expect_log: { level: loud, message: x }\n", 5, 26,
+		     "expect_log.level must be debug, info, warn or error, got 'loud'");
+	expect_error(HEAD "steps:\n  - expect_log: { message: x, envelope: {} }\n", 5, 31,
+		     "unknown key 'envelope' in expect_log");
+	expect_error(HEAD "steps:\n  - expect_log: { message: x, correlation_id: \"{{nope.x}}\" }\n",
+		     5, 47, "reference '{{nope.x}}' names no earlier step");
+	/* The invariant can be chosen by name. */
+	sc = load_ok(HEAD "invariants: [ log_lines_carry_correlation ]\nsteps: []\n");
+	assert_int_equal(sc->invariants, ONEX_INV_LOG_CORRELATION);
+	onex_scenario_free(sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +251,8 @@ int main(void)
 		cmocka_unit_test(test_raw_bytes_and_defaults),
 		cmocka_unit_test(test_inline_contract_keeps_its_lines),
 		cmocka_unit_test(test_faults_parse),
+		cmocka_unit_test(test_inline_nodes_keep_their_lines),
+		cmocka_unit_test(test_expect_log_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
