@@ -491,16 +491,29 @@ static int run_steps(struct run *r)
 }
 
 /* ---- after the steps ---------------------------------------------------------- */
+/*
+ * An HTTP request no stub matched fails the scenario, and its explanation
+ * (the closest stub) is shown whatever failed first: a step that failed
+ * because of it shows its own diff, and then this. 1 when there was one.
+ */
+static int note_unmatched_http(struct run *r)
+{
+	const char *first = NULL;
+	struct onex_handler *http = onex_sim_world_inner_handler(r->w, ONEX_HANDLER_HTTP);
+	size_t n = http ? onex_fake_http_unmatched(http, &first) : 0;
+	if (!n)
+		return 0;
+	if (n == 1)
+		failf(r, "an HTTP request matched no stub: %s\n", first ? first : "?");
+	else
+		failf(r, "%zu HTTP requests matched no stub; the first: %s\n", n, first ? first : "?");
+	return 1;
+}
+
 static int check_after(struct run *r)
 {
 	struct onex_scenario *sc = r->sc;
-	int ok = 1;
-	const char *first = NULL;
-	struct onex_handler *http = onex_sim_world_inner_handler(r->w, ONEX_HANDLER_HTTP);
-	if (http && onex_fake_http_unmatched(http, &first) > 0) {
-		failf(r, "an HTTP request matched no stub: %s\n", first ? first : "?");
-		ok = 0;
-	}
+	int ok = !note_unmatched_http(r);
 	char report[8192] = "";
 	unsigned violated = onex_sim_check_invariants(r->w, r->input, r->output, sc->invariants,
 						      report, sizeof(report));
@@ -591,6 +604,8 @@ int onex_scenario_run_file(const char *path, const struct onex_scenario_run_opti
 		int steps_ok = run_steps(&r) == 0;
 		if (steps_ok)
 			run_until(&r, now_ns(&r) + r.sc->settle_ms * MS_NS);
+		else
+			note_unmatched_http(&r); /* the closest stub, after the step's own failure */
 		int after_ok = steps_ok && check_after(&r) == 0;
 		finish_host(&r);
 		passed = steps_ok && after_ok;

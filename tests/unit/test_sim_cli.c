@@ -7,7 +7,7 @@
  * The report writers' escaping is also driven in-process with results no
  * engine would produce (invalid UTF-8, control characters).
  *
- * Scenario files: tests/data/scenarios/{pass,broken,escaping,invalid}/.
+ * Scenario files: tests/data/scenarios/{pass,broken,escaping,invalid,unmatched}/.
  * Standard output is not a terminal here, so the progress line never shows,
  * except in the one test that runs onex-sim on a pseudo-terminal (forkpty).
  */
@@ -37,6 +37,7 @@
 #define BROKEN_FILE BROKEN "/echo_payload_mismatch.yaml"
 #define ESCAPING DATA "/escaping"
 #define INVALID DATA "/invalid"
+#define UNMATCHED DATA "/unmatched"
 
 static char sim_bin[512];
 
@@ -367,6 +368,32 @@ static void test_broken_scenario_shows_step_diff_seed_and_rerun(void **state)
 	snprintf(want, sizeof(want), "rerun: %s run --seed 9 " BROKEN_FILE "\n", sim_bin);
 	assert_contains(res.out, want);
 	spawn_result_release(&res);
+}
+
+/* A request no stub matched: the closest stub is shown, also when a later expect failed first. */
+static void test_unmatched_http_shows_closest_stub_after_step_failure(void **state)
+{
+	(void)state;
+	struct spawn_result res;
+	SIM(&res, "run", "--json", "build/test-unmatched.json", UNMATCHED);
+	assert_int_equal(res.exit_code, 1);
+	/* The step's own failure first ... */
+	const char *diff = strstr(res.out, "success: expected true, got false");
+	assert_non_null(diff);
+	/* ... then the unmatched request with its closest stub, before seed and rerun. */
+	const char *closest = strstr(res.out, "an HTTP request matched no stub: no stub matches GET "
+					      "http://users.test/users/2; closest stub: GET "
+					      "http://users.test/users/1 (edit distance 1)\n");
+	assert_non_null(closest);
+	assert_true(diff < closest);
+	assert_true(closest < strstr(res.out, "seed: 1\n"));
+	assert_summary(&res, "0 passed, 1 failed");
+	spawn_result_release(&res);
+	/* The reports carry it too. */
+	char *json = read_text("build/test-unmatched.json");
+	assert_contains(json, "closest stub: GET http://users.test/users/1");
+	free(json);
+	unlink("build/test-unmatched.json");
 }
 
 static void test_jobs_keep_file_order(void **state)
@@ -701,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_jobs_keep_file_order),
 		cmocka_unit_test(test_filter_by_name_or_file_name),
 		cmocka_unit_test(test_progress_only_on_a_terminal),
+		cmocka_unit_test(test_unmatched_http_shows_closest_stub_after_step_failure),
 		cmocka_unit_test(test_reports_and_traces),
 		cmocka_unit_test(test_unwritable_report_fails_the_run),
 		cmocka_unit_test(test_markup_is_escaped_in_reports),
