@@ -2057,7 +2057,49 @@ static int keyword_add(struct pg_db *self, const char *kw, const char *value,
 	return 0;
 }
 
-/* A connection string from config.dsn or the variable config.conninfo_env names. */
+/*
+ * A secret_ref (spec §3: { secret_ref: { source, key } }) at config.<name>,
+ * resolved here as spec §10's resolver would, restricted to source "env":
+ * the value of the environment variable `key`. 1 and *out set when `v` is
+ * a secret_ref, 0 when it is not, -1 (SECRET_RESOLUTION_ERROR) when it
+ * cannot be resolved. The value is never put in a message.
+ */
+static int secret_ref(const json_t *v, const char *name, const char **out,
+		      struct onex_error *err)
+{
+	const json_t *ref = json_is_object(v) ? json_object_get(v, "secret_ref") : NULL;
+	const char *source, *key;
+	if (!ref)
+		return 0;
+	source = json_string_value(json_object_get(ref, "source"));
+	key = json_string_value(json_object_get(ref, "key"));
+	if (!source || !key || !*key)
+		return onex_error_set(err, ONEX_ERR_SECRET_RESOLUTION_ERROR, UNIT, 0, 0,
+				      "config.%s.secret_ref needs text 'source' and 'key'", name);
+	if (strcmp(source, "env") != 0) {
+		onex_error_set(err, ONEX_ERR_SECRET_RESOLUTION_ERROR, UNIT, 0, 0,
+			       "config.%s.secret_ref: source '%s' is not supported; onex-host "
+			       "resolves source 'env' only",
+			       name, source);
+		onex_error_hint(err, "use { secret_ref: { source: env, key: VARIABLE } } and set "
+				     "VARIABLE in the host's environment");
+		return -1;
+	}
+	/* A real unit may read the environment; the kernel never does. */
+	if (!(*out = getenv(key)) || !**out) {
+		onex_error_set(err, ONEX_ERR_SECRET_RESOLUTION_ERROR, UNIT, 0, 0,
+			       "config.%s.secret_ref: environment variable %s is not set", name,
+			       key);
+		onex_error_hint(err, "set %s in the host's environment", key);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * A connection string from config.dsn (text, or a secret_ref) or the
+ * variable config.conninfo_env names.
+ */
 static int config_conninfo(struct pg_db *self, const json_t *conf, struct onex_error *err)
 {
 	const json_t *env_name = json_object_get(conf, "conninfo_env");
@@ -2065,19 +2107,19 @@ static int config_conninfo(struct pg_db *self, const json_t *conf, struct onex_e
 	const char *text = NULL, *source = "config.dsn";
 	char *parse_err = NULL;
 	PQconninfoOption *opts;
+	int r;
 	if (env_name && dsn)
 		return config_error(err, "config.conninfo_env and config.dsn exclude each other");
-	if (json_is_object(dsn) && json_object_get(dsn, "secret_ref"))
-		return config_error(err, "config.dsn.secret_ref: secret references are not "
-					 "resolved yet; name an environment variable in "
-					 "config.conninfo_env instead");
-	if (dsn && !json_is_string(dsn))
-		return config_error(err, "config.dsn must be a connection string");
-	if (env_name) {
+	if ((r = secret_ref(dsn, "dsn", &text, err)) < 0)
+		return -1;
+	if (r == 0 && dsn && !json_is_string(dsn))
+		return config_error(err, "config.dsn must be a connection string or a secret_ref");
+	if (r == 1) {
+		source = "config.dsn.secret_ref";
+	} else if (env_name) {
 		if (!json_is_string(env_name) || !json_string_length(env_name))
 			return config_error(err, "config.conninfo_env must name an environment "
 						 "variable");
-		/* A real unit may read the environment; the kernel never does. */
 		text = getenv(json_string_value(env_name));
 		if (!text || !*text)
 			return config_error(err, "environment variable %s (config.conninfo_env) "
@@ -2109,11 +2151,20 @@ static int config_keywords(struct pg_db *self, const json_t *conf, struct onex_e
 	static const char *const names[] = { "host", "hostaddr", "port", "dbname", "user",
 					     "sslmode", NULL };
 	char buf[64];
-	if (json_object_get(conf, "password"))
-		return config_error(err, "config.password is not accepted: use PGPASSFILE "
+	const json_t *password = json_object_get(conf, "password");
+	const char *secret = NULL;
+	int r = secret_ref(password, "password", &secret, err);
+	if (r < 0)
+		return -1;
+	if (password && r == 0)
+		return config_error(err, "config.password is not accepted as text: use "
+					 "{ secret_ref: { source: env, key: VARIABLE } }, PGPASSFILE "
 					 "(~/.pgpass), peer or trust authentication, or "
 					 "config.conninfo_env");
 	if (config_conninfo(self, conf, err) < 0)
+		return -1;
+	/* After the connection string: libpq lets a later keyword win. */
+	if (secret && keyword_add(self, "password", secret, err) < 0)
 		return -1;
 	for (const char *const *k = names; *k; k++) {
 		const json_t *v = json_object_get(conf, *k);
@@ -2134,7 +2185,7 @@ static int config_keywords(struct pg_db *self, const json_t *conf, struct onex_e
 static int config_check_keys(const json_t *conf, struct onex_error *err)
 {
 	static const char *const known[] = {
-		"conninfo_env", "dsn", "host", "hostaddr", "port", "dbname", "user",
+		"conninfo_env", "dsn", "password", "host", "hostaddr", "port", "dbname", "user",
 		"sslmode", "pool_size", "queue_max", "connect_timeout_ms", "reconnect_min_ms",
 		"reconnect_max_ms", "timeout_ms", NULL
 	};
@@ -2144,9 +2195,9 @@ static int config_check_keys(const json_t *conf, struct onex_error *err)
 		const char *const *k = known;
 		while (*k && strcmp(*k, key) != 0) /* exact: keys are case-sensitive */
 			k++;
-		if (strcmp(key, "password") != 0 && !*k)
+		if (!*k)
 			return config_error(err, "unknown key config.%s for the db handler (libpq); "
-						 "valid: conninfo_env, dsn, host, hostaddr, port, "
+						 "valid: conninfo_env, dsn, password, host, hostaddr, port, "
 						 "dbname, user, sslmode, pool_size, queue_max, "
 						 "timeout_ms, connect_timeout_ms, reconnect_min_ms, "
 						 "reconnect_max_ms",

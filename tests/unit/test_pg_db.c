@@ -1021,6 +1021,41 @@ static void test_config(void **state)
 	assert_string_equal(json_string_value(cell(o, 0, "st")), "5s");
 	world_close(&w);
 
+	/* secret_ref with source env: the connection string and the password from there. */
+	setenv("ONEX_PG_TEST_SECRET_DSN", cluster.conninfo, 1);
+	setenv("ONEX_PG_TEST_PASSWORD", "not-needed-with-trust", 1);
+	world_open_ex(&w, "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"env\", "
+			  "\"key\": \"ONEX_PG_TEST_SECRET_DSN\"}}, \"password\": {\"secret_ref\": "
+			  "{\"source\": \"env\", \"key\": \"ONEX_PG_TEST_PASSWORD\"}}}}", 1);
+	o = sql(&w, "db.query", "SELECT 7 AS x", NULL);
+	assert_ok(o);
+	assert_int_equal(json_integer_value(cell(o, 0, "x")), 7);
+	unsetenv("ONEX_PG_TEST_SECRET_DSN");
+	unsetenv("ONEX_PG_TEST_PASSWORD");
+	world_close(&w);
+	/* Unresolvable secrets: SECRET_RESOLUTION_ERROR naming the field, never a value. */
+	static const struct {
+		const char *entry, *message;
+	} unresolved[] = {
+		{ "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"env\", \"key\": "
+		  "\"ONEX_PG_TEST_UNSET\"}}}}",
+		  "config.dsn.secret_ref: environment variable ONEX_PG_TEST_UNSET is not set" },
+		{ "{\"config\": {\"password\": {\"secret_ref\": {\"source\": \"vault\", "
+		  "\"key\": \"secret/db#password\"}}}}",
+		  "config.password.secret_ref: source 'vault' is not supported" },
+		{ "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"file\"}}}}",
+		  "config.dsn.secret_ref needs text 'source' and 'key'" },
+	};
+	for (size_t i = 0; i < sizeof(unresolved) / sizeof(unresolved[0]); i++) {
+		world_open_ex(&w, unresolved[i].entry, 0);
+		assert_false(w.last.ok);
+		assert_int_equal(w.last.error.code, ONEX_ERR_SECRET_RESOLUTION_ERROR);
+		if (!strstr(w.last.error.text, unresolved[i].message))
+			fail_msg("case %zu: '%s' does not say '%s'", i, w.last.error.text,
+				 unresolved[i].message);
+		world_close(&w);
+	}
+
 	static const struct {
 		const char *entry, *message;
 	} bad[] = {
@@ -1029,8 +1064,8 @@ static void test_config(void **state)
 		  "environment variable ONEX_PG_TEST_UNSET (config.conninfo_env) is not set" },
 		{ "{\"config\": {\"dsn\": \"host=x password=hunter2 port\"}}",
 		  "the connection string in config.dsn is not valid" },
-		{ "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"env\", \"key\": \"X\"}}}}",
-		  "config.dsn.secret_ref" },
+		{ "{\"config\": {\"dsn\": {\"host\": \"x\"}}}",
+		  "config.dsn must be a connection string or a secret_ref" },
 		{ "{\"config\": {\"pool_size\": 0}}", "config.pool_size must be an integer from 1" },
 		{ "{\"config\": {\"port\": true}}", "config.port must be text" },
 		{ "{\"config\": 5}", "db handler config must be a mapping" },
