@@ -328,6 +328,22 @@ static void on_input_closed(void *arg)
 	onex_host_shutdown(host);
 }
 
+/* A unit's configuration error names the unit only: point it at the contract entry. */
+static void locate_handler_error(const struct onex_runtime_contract *c,
+				 const struct onex_contract_handler *ch, struct onex_error *err)
+{
+	char text[ONEX_ERROR_TEXT_BYTES + ONEX_ERROR_SOURCE_BYTES + 48];
+	if (!err || err->line > 0 || !c->path[0])
+		return;
+	snprintf(text, sizeof(text), "handler %s%s%s: %s", onex_handler_type_name(ch->type),
+		 err->source[0] ? " unit " : "", err->source, err->text);
+	snprintf(err->text, sizeof(err->text), "%.*s", (int)sizeof(err->text) - 1, text);
+	snprintf(err->source, sizeof(err->source), "%.*s", (int)sizeof(err->source) - 1,
+		 c->path);
+	err->line = ch->line;
+	err->column = ch->column;
+}
+
 static int create_handlers(struct onex_host *host, struct onex_error *err)
 {
 	const struct onex_runtime_contract *c = host->contract;
@@ -343,8 +359,11 @@ static int create_handlers(struct onex_host *host, struct onex_error *err)
 		if (!h)
 			return -1;
 		host->handlers[host->handler_count++] = h;
-		if (onex_handler_initialize(h, ch->config, err) < 0 ||
-		    onex_node_runtime_register_handler(&host->runtime, h, err) < 0)
+		if (onex_handler_initialize(h, ch->config, err) < 0) {
+			locate_handler_error(c, ch, err);
+			return -1;
+		}
+		if (onex_node_runtime_register_handler(&host->runtime, h, err) < 0)
 			return -1;
 		host->timeout_ns[ch->type] = onex_handler_deadline_ms(ch->config) * 1000000u;
 		onex_log(host->env.log, ONEX_LOG_INFO, NULL, NULL,

@@ -122,6 +122,7 @@
 #define ONEX_KAFKA_DLQ_RETRY_MS_MIN 1000u
 #define ONEX_KAFKA_DLQ_RETRY_MS_MAX 30000u
 #define ONEX_KAFKA_STATS_INTERVAL_MS 1000u	  /* broker states for health */
+#define ONEX_KAFKA_CONNECT_GRACE_MS 2000u	  /* no connection up by then: degraded */
 #define ONEX_KAFKA_CLOSE_WAIT_MS 5000u		  /* free(): leave the group */
 #define ONEX_KAFKA_FLUSH_WAIT_MS 5000u		  /* free(): deliver queued replies */
 #define ONEX_KAFKA_LINGER_MS 1u			  /* linger.ms: replies are latency-bound */

@@ -152,6 +152,8 @@ struct kafka_bus {
 
 	/* Health. */
 	int brokers_up[2], brokers_known[2]; /* -1 until the first statistics */
+	int reachable[2]; /* a connection UP (bootstrap or broker): 1, none: 0, -1 unknown */
+	uint64_t created_ns;
 	char last_error[512];
 	int last_error_code;
 	uint64_t last_error_ns;
@@ -584,6 +586,9 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			 "kafka bus: %s failed for good: %s; restart the host", who(bus, rk), text);
 		return;
 	}
+	/* Nothing answers (connection refused, resolution failed): degraded at once. */
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE)
+		bus->reachable[rk == bus->rk[CONSUMER] ? CONSUMER : PRODUCER] = 0;
 	note_error(bus, who(bus, rk), err, reason);
 }
 
@@ -595,7 +600,12 @@ static void on_log(const rd_kafka_t *rk, int level, const char *facility, const 
 		 "librdkafka %s %s: %s", who(bus, rk), facility, text);
 }
 
-/* Broker states from librdkafka's statistics: how many are up. */
+/*
+ * Broker states from librdkafka's statistics: how many brokers are up,
+ * and whether any connection is (a bootstrap address counts: before the
+ * first metadata it is all there is, and a bus that never got that far
+ * must not look healthy).
+ */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	struct kafka_bus *bus = opaque;
@@ -603,18 +613,20 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	json_t *root = json_loadb(json, len, 0, NULL);
 	json_t *brokers = json_object_get(root, "brokers"), *broker;
 	const char *name;
-	int up = 0, known = 0;
+	int up = 0, known = 0, any_up = 0;
 	json_object_foreach(brokers, name, broker) {
+		const char *state = json_string_value(json_object_get(broker, "state"));
+		int is_up = state && strcmp(state, "UP") == 0;
+		any_up |= is_up;
 		if (json_integer_value(json_object_get(broker, "nodeid")) < 0)
 			continue; /* a bootstrap address, not a broker yet */
 		known++;
-		const char *state = json_string_value(json_object_get(broker, "state"));
-		if (state && strcmp(state, "UP") == 0)
-			up++;
+		up += is_up;
 	}
 	if (root) {
 		bus->brokers_up[index] = up;
 		bus->brokers_known[index] = known;
+		bus->reachable[index] = any_up;
 	}
 	json_decref(root);
 	return 0; /* librdkafka frees `json` */
@@ -1230,19 +1242,49 @@ static json_t *partitions_json(struct kafka_bus *bus)
 	return list;
 }
 
+/*
+ * A handle with no connection up: the statistics (every
+ * ONEX_KAFKA_STATS_INTERVAL_MS) saw none, or librdkafka reported all
+ * brokers down, or nothing is known yet after ONEX_KAFKA_CONNECT_GRACE_MS.
+ * A consumer that is not consuming has no reason to connect: not counted.
+ */
+static int handle_unreachable(struct kafka_bus *bus, int index)
+{
+	if (index == CONSUMER && !bus->consuming)
+		return 0;
+	if (bus->reachable[index] >= 0)
+		return !bus->reachable[index];
+	return now_ns(bus) - bus->created_ns > (uint64_t)ONEX_KAFKA_CONNECT_GRACE_MS * MS;
+}
+
 static json_t *kafka_health(struct onex_bus *base)
 {
 	struct kafka_bus *bus = bus_self(base);
-	int down = (bus->brokers_known[CONSUMER] > 0 && bus->brokers_up[CONSUMER] == 0) ||
-		   (bus->brokers_known[PRODUCER] > 0 && bus->brokers_up[PRODUCER] == 0);
 	int healthy = !bus->fatal && !bus->shut;
 	uint64_t oldest = oldest_ms(bus);
 	int stalled = oldest > ONEX_KAFKA_STALLED_MS; /* a message nobody finishes */
-	int degraded = healthy &&
-		       (down || bus->circuit != CIRCUIT_CLOSED || bus->dlq_failing || stalled);
+	json_t *reasons = json_array();
+	for (int i = CONSUMER; i <= PRODUCER; i++)
+		if (handle_unreachable(bus, i))
+			json_array_append_new(
+				reasons, json_sprintf("%s: no broker reachable at %s",
+						      i == CONSUMER ? "consumer" : "producer",
+						      bus->bootstrap));
+	if (bus->circuit != CIRCUIT_CLOSED)
+		json_array_append_new(reasons, json_sprintf("circuit %s after %u failed publishes",
+							    circuit_names[bus->circuit],
+							    bus->consecutive_failures));
+	if (bus->dlq_failing)
+		json_array_append_new(reasons, json_sprintf("%u dead letters failing",
+							    bus->dlq_failing));
+	if (stalled)
+		json_array_append_new(reasons, json_sprintf("a message in flight for %llu ms",
+							    (unsigned long long)oldest));
+	int degraded = healthy && json_array_size(reasons) > 0;
 	json_t *h = json_object();
 	json_object_set_new(h, "healthy", json_boolean(healthy));
 	json_object_set_new(h, "degraded", json_boolean(degraded));
+	json_object_set_new(h, "degraded_reasons", reasons);
 	json_object_set_new(h, "brokers_up", json_pack("{s:i,s:i}", "consumer",
 						       bus->brokers_up[CONSUMER], "producer",
 						       bus->brokers_up[PRODUCER]));
@@ -1278,6 +1320,18 @@ static json_t *kafka_health(struct onex_bus *base)
 	return h;
 }
 
+/* A setting as librdkafka holds it (what the contract gave, after expansion). */
+static json_t *effective(const struct kafka_bus *bus, const char *name)
+{
+	char value[1024];
+	size_t size = sizeof(value);
+	if (!bus->rk[CONSUMER] ||
+	    rd_kafka_conf_get(rd_kafka_conf(bus->rk[CONSUMER]), name, value, &size) !=
+		    RD_KAFKA_CONF_OK)
+		return json_null();
+	return onex_json_string_lossy(value);
+}
+
 static json_t *kafka_describe(struct onex_bus *base)
 {
 	struct kafka_bus *bus = bus_self(base);
@@ -1295,6 +1349,11 @@ static json_t *kafka_describe(struct onex_bus *base)
 	json_object_set_new(d, "fetch_wait_max_ms", bus->fetch_wait_ms < 0
 							    ? json_null()
 							    : json_integer(bus->fetch_wait_ms));
+	json_object_set_new(d, "librdkafka_config",
+			    json_pack("{s:o,s:o,s:o}", "bootstrap.servers",
+				      effective(bus, "bootstrap.servers"), "group.id",
+				      effective(bus, "group.id"), "client.id",
+				      effective(bus, "client.id")));
 	json_object_set_new(d, "session_timeout_ms",
 			    bus->session_timeout_ms < 0 ? json_null()
 							: json_integer(bus->session_timeout_ms));
@@ -1483,11 +1542,11 @@ static int config_text(const struct onex_contract_bus *config, const char *key, 
 		return config_error(config, err, NULL,
 				    "event_bus.config.%s must be text of 1 to %zu bytes", key,
 				    size - 1);
-	if (strstr(s, "${"))
-		return config_error(config, err,
-				    "contract values are used as written; environment references "
-				    "are not expanded",
-				    "event_bus.config.%s is '%s'", key, s);
+	/*
+	 * No check for "${": the contract loader has expanded references
+	 * already, so one still here is a literal (written "$${") or came from
+	 * a variable's value, and is meant as it stands.
+	 */
 	memcpy(buf, s, strlen(s) + 1);
 	return 0;
 }
@@ -1729,6 +1788,8 @@ static struct onex_bus *kafka_create(const struct onex_bus_env *env,
 	bus->fetch_wait_ms = bus->session_timeout_ms = -1;
 	bus->brokers_up[CONSUMER] = bus->brokers_up[PRODUCER] = -1;
 	bus->brokers_known[CONSUMER] = bus->brokers_known[PRODUCER] = -1;
+	bus->reachable[CONSUMER] = bus->reachable[PRODUCER] = -1;
+	bus->created_ns = onex_loop_now_ns(env->loop);
 	if (read_config(bus, config, err) < 0 || connect_loop(bus, err) < 0) {
 		kafka_free(&bus->base);
 		return NULL;

@@ -934,32 +934,164 @@ static void map_timeout(struct pg_req *req, const PGresult *res, const char *sta
 	req_fail(req, ONEX_ERR_TIMEOUT, state, "%s", msg);
 }
 
-/* Values quoted in data-exception messages are the caller's input: mask them. */
-static void redact(const char *msg, char *out, size_t size)
+/*
+ * Redaction. A server message may quote the caller's values: a data
+ * exception its input (`invalid input syntax for type integer: "x"`), a
+ * RAISE whatever the function put in it, a DETAIL line the key
+ * (`Key (email)=(x@y)`). Only the classes below, whose messages name SQL
+ * text, objects and types and never a value, are passed on as written,
+ * and only when the statement was the caller's own (not one run inside a
+ * function: PG_DIAG_INTERNAL_QUERY) and not a RAISE or ASSERT. Every other
+ * error gets a fixed text for its SQLSTATE (or class), the SQLSTATE, and
+ * the names PostgreSQL reports in its own fields (table, column,
+ * constraint, type), which are identifiers, never values.
+ */
+static const char *const verbatim_classes[] = { "0A", "25", "26", "34", "3D", "3F", "40",
+						  "42", "53", "54", "55", "57", "58", NULL };
+
+static const struct {
+	const char *state, *text;
+} fixed_texts[] = {
+	{ "21000", "more than one row returned where one was expected" },
+	{ "22001", "value too long for the column's type" },
+	{ "22003", "numeric value out of range" },
+	{ "22004", "null value not allowed" },
+	{ "22007", "invalid datetime format" },
+	{ "22008", "datetime field value out of range" },
+	{ "22012", "division by zero" },
+	{ "22021", "invalid byte sequence for the encoding" },
+	{ "22023", "invalid parameter value" },
+	{ "2202E", "array subscript out of range" },
+	{ "22P02", "invalid input syntax for the value's type" },
+	{ "22P05", "untranslatable character" },
+	{ "23000", "integrity constraint violation" },
+	{ "23001", "restrict violation" },
+	{ "23502", "null value violates not-null constraint" },
+	{ "23503", "insert or update violates foreign key constraint" },
+	{ "23505", "duplicate key value violates unique constraint" },
+	{ "23514", "new row violates check constraint" },
+	{ "23P01", "conflicting key value violates exclusion constraint" },
+	{ "42601", "syntax error" },
+	{ "42703", "undefined column" },
+	{ "42883", "undefined function" },
+	{ "42P01", "undefined table" },
+	{ "57014", "statement canceled" },
+	{ "P0001", "raised exception" },
+	{ "P0002", "query returned no rows" },
+	{ "P0003", "query returned more than one row" },
+	{ "P0004", "assertion failed" },
+};
+
+static const struct {
+	const char *cls, *text;
+} class_texts[] = {
+	{ "09", "triggered action exception" },
+	{ "0A", "feature not supported" },
+	{ "0L", "invalid grantor" },
+	{ "0P", "invalid role specification" },
+	{ "0Z", "diagnostics exception" },
+	{ "20", "case not found" },
+	{ "21", "cardinality violation" },
+	{ "22", "data exception" },
+	{ "23", "integrity constraint violation" },
+	{ "25", "invalid transaction state" },
+	{ "26", "invalid SQL statement name" },
+	{ "27", "triggered data change violation" },
+	{ "2F", "SQL routine exception" },
+	{ "34", "invalid cursor name" },
+	{ "38", "external routine exception" },
+	{ "39", "external routine invocation exception" },
+	{ "3D", "invalid catalog name" },
+	{ "3F", "invalid schema name" },
+	{ "40", "transaction rollback" },
+	{ "42", "syntax error or access rule violation" },
+	{ "44", "WITH CHECK OPTION violation" },
+	{ "53", "insufficient resources" },
+	{ "54", "program limit exceeded" },
+	{ "55", "object not in prerequisite state" },
+	{ "57", "operator intervention" },
+	{ "58", "system error" },
+	{ "72", "snapshot failure" },
+	{ "F0", "configuration file error" },
+	{ "HV", "foreign data wrapper error" },
+	{ "P0", "PL/pgSQL error" },
+	{ "XX", "internal error" },
+};
+
+/*
+ * 1 when PostgreSQL wrote the message about the caller's own statement;
+ * 0 for a RAISE or ASSERT (the function's text, whatever ERRCODE it
+ * claims) and for SQL a function built, perhaps from the caller's values.
+ */
+static int server_wrote(const PGresult *res)
 {
-	const char *q1 = strchr(msg, '"'), *q2 = strrchr(msg, '"');
-	char *bytes;
-	if (q1 && q2 > q1)
-		snprintf(out, size, "%.*s\"?\"%s", (int)(q1 - msg), msg, q2 + 1);
-	else
-		snprintf(out, size, "%s", msg);
-	if ((bytes = strstr(out, ": 0x"))) /* "invalid byte sequence ...: 0x00" */
-		*bytes = '\0';
+	const char *fn = field(res, PG_DIAG_SOURCE_FUNCTION);
+	return strcmp(fn, "exec_stmt_raise") != 0 && strcmp(fn, "exec_stmt_assert") != 0 &&
+	       !*field(res, PG_DIAG_INTERNAL_QUERY);
+}
+
+static int verbatim_class(const char *state)
+{
+	for (const char *const *c = verbatim_classes; *c; c++)
+		if (strncmp(state, *c, 2) == 0)
+			return 1;
+	return 0;
+}
+
+/* The fixed text for a SQLSTATE: its own, else its class's, else generic. */
+static const char *fixed_text(const char *state)
+{
+	for (size_t i = 0; i < sizeof(fixed_texts) / sizeof(fixed_texts[0]); i++)
+		if (strcmp(state, fixed_texts[i].state) == 0)
+			return fixed_texts[i].text;
+	for (size_t i = 0; i < sizeof(class_texts) / sizeof(class_texts[0]); i++)
+		if (strncmp(state, class_texts[i].cls, 2) == 0)
+			return class_texts[i].text;
+	return "error";
+}
+
+/* " (table t, column c, ...)" from PostgreSQL's identifier fields, or "". */
+static void identifiers(const PGresult *res, char *out, size_t size)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} fields[] = { { PG_DIAG_TABLE_NAME, "table" },
+		       { PG_DIAG_COLUMN_NAME, "column" },
+		       { PG_DIAG_CONSTRAINT_NAME, "constraint" },
+		       { PG_DIAG_DATATYPE_NAME, "type" } };
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]) && n < size; i++) {
+		const char *v = field(res, fields[i].code);
+		if (!*v)
+			continue;
+		int w = snprintf(out + n, size - n, "%s%s %s", n ? ", " : " (", fields[i].name, v);
+		n = w > 0 ? n + (size_t)w : n;
+	}
+	if (n && n + 1 < size)
+		snprintf(out + n, size - n, ")");
+}
+
+/* A fixed text, the SQLSTATE and the identifiers: never the server's message. */
+static void map_fixed(struct pg_req *req, const PGresult *res, const char *state)
+{
+	char names[256];
+	identifiers(res, names, sizeof(names));
+	req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, state, "database error: %s%s",
+		 fixed_text(state), names);
 }
 
 static void map_other(struct pg_req *req, const PGresult *res, const char *state,
 		      const char *msg)
 {
-	char safe[ONEX_ERROR_TEXT_BYTES];
-	(void)res;
-	if (strncmp(state, "22", 2) == 0 || strncmp(state, "P0", 2) == 0)
-		redact(msg, safe, sizeof(safe));
-	else
-		snprintf(safe, sizeof(safe), "%s", msg);
 	if (strcmp(state, "0A000") == 0 &&
 	    strncmp(msg, "cached plan must not change result type", 39) == 0)
 		req->plan_changed = 1;
-	req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, state, "database error: %s", safe);
+	if (verbatim_class(state))
+		req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, state, "database error: %s", msg);
+	else
+		map_fixed(req, res, state);
 }
 
 /* One table: SQLSTATE -> the simulation's message for that class. */
@@ -993,6 +1125,10 @@ static void map_error(struct pg_req *req, PGconn *pg, const PGresult *res)
 		snprintf(first, sizeof(first), "%s", PQresultErrorMessage(res));
 		first[strcspn(first, "\n")] = '\0';
 		req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, "XX000", "database error: %s", first);
+		return;
+	}
+	if (!server_wrote(res)) {
+		map_fixed(req, res, state);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(error_classes) / sizeof(error_classes[0]); i++) {
@@ -1921,7 +2057,49 @@ static int keyword_add(struct pg_db *self, const char *kw, const char *value,
 	return 0;
 }
 
-/* A connection string from config.dsn or the variable config.conninfo_env names. */
+/*
+ * A secret_ref (spec §3: { secret_ref: { source, key } }) at config.<name>,
+ * resolved here as spec §10's resolver would, restricted to source "env":
+ * the value of the environment variable `key`. 1 and *out set when `v` is
+ * a secret_ref, 0 when it is not, -1 (SECRET_RESOLUTION_ERROR) when it
+ * cannot be resolved. The value is never put in a message.
+ */
+static int secret_ref(const json_t *v, const char *name, const char **out,
+		      struct onex_error *err)
+{
+	const json_t *ref = json_is_object(v) ? json_object_get(v, "secret_ref") : NULL;
+	const char *source, *key;
+	if (!ref)
+		return 0;
+	source = json_string_value(json_object_get(ref, "source"));
+	key = json_string_value(json_object_get(ref, "key"));
+	if (!source || !key || !*key)
+		return onex_error_set(err, ONEX_ERR_SECRET_RESOLUTION_ERROR, UNIT, 0, 0,
+				      "config.%s.secret_ref needs text 'source' and 'key'", name);
+	if (strcmp(source, "env") != 0) {
+		onex_error_set(err, ONEX_ERR_SECRET_RESOLUTION_ERROR, UNIT, 0, 0,
+			       "config.%s.secret_ref: source '%s' is not supported; onex-host "
+			       "resolves source 'env' only",
+			       name, source);
+		onex_error_hint(err, "use { secret_ref: { source: env, key: VARIABLE } } and set "
+				     "VARIABLE in the host's environment");
+		return -1;
+	}
+	/* A real unit may read the environment; the kernel never does. */
+	if (!(*out = getenv(key)) || !**out) {
+		onex_error_set(err, ONEX_ERR_SECRET_RESOLUTION_ERROR, UNIT, 0, 0,
+			       "config.%s.secret_ref: environment variable %s is not set", name,
+			       key);
+		onex_error_hint(err, "set %s in the host's environment", key);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * A connection string from config.dsn (text, or a secret_ref) or the
+ * variable config.conninfo_env names.
+ */
 static int config_conninfo(struct pg_db *self, const json_t *conf, struct onex_error *err)
 {
 	const json_t *env_name = json_object_get(conf, "conninfo_env");
@@ -1929,19 +2107,19 @@ static int config_conninfo(struct pg_db *self, const json_t *conf, struct onex_e
 	const char *text = NULL, *source = "config.dsn";
 	char *parse_err = NULL;
 	PQconninfoOption *opts;
+	int r;
 	if (env_name && dsn)
 		return config_error(err, "config.conninfo_env and config.dsn exclude each other");
-	if (json_is_object(dsn) && json_object_get(dsn, "secret_ref"))
-		return config_error(err, "config.dsn.secret_ref: secret references are not "
-					 "resolved yet; name an environment variable in "
-					 "config.conninfo_env instead");
-	if (dsn && !json_is_string(dsn))
-		return config_error(err, "config.dsn must be a connection string");
-	if (env_name) {
+	if ((r = secret_ref(dsn, "dsn", &text, err)) < 0)
+		return -1;
+	if (r == 0 && dsn && !json_is_string(dsn))
+		return config_error(err, "config.dsn must be a connection string or a secret_ref");
+	if (r == 1) {
+		source = "config.dsn.secret_ref";
+	} else if (env_name) {
 		if (!json_is_string(env_name) || !json_string_length(env_name))
 			return config_error(err, "config.conninfo_env must name an environment "
 						 "variable");
-		/* A real unit may read the environment; the kernel never does. */
 		text = getenv(json_string_value(env_name));
 		if (!text || !*text)
 			return config_error(err, "environment variable %s (config.conninfo_env) "
@@ -1973,11 +2151,20 @@ static int config_keywords(struct pg_db *self, const json_t *conf, struct onex_e
 	static const char *const names[] = { "host", "hostaddr", "port", "dbname", "user",
 					     "sslmode", NULL };
 	char buf[64];
-	if (json_object_get(conf, "password"))
-		return config_error(err, "config.password is not accepted: use PGPASSFILE "
+	const json_t *password = json_object_get(conf, "password");
+	const char *secret = NULL;
+	int r = secret_ref(password, "password", &secret, err);
+	if (r < 0)
+		return -1;
+	if (password && r == 0)
+		return config_error(err, "config.password is not accepted as text: use "
+					 "{ secret_ref: { source: env, key: VARIABLE } }, PGPASSFILE "
 					 "(~/.pgpass), peer or trust authentication, or "
 					 "config.conninfo_env");
 	if (config_conninfo(self, conf, err) < 0)
+		return -1;
+	/* After the connection string: libpq lets a later keyword win. */
+	if (secret && keyword_add(self, "password", secret, err) < 0)
 		return -1;
 	for (const char *const *k = names; *k; k++) {
 		const json_t *v = json_object_get(conf, *k);
@@ -1998,7 +2185,7 @@ static int config_keywords(struct pg_db *self, const json_t *conf, struct onex_e
 static int config_check_keys(const json_t *conf, struct onex_error *err)
 {
 	static const char *const known[] = {
-		"conninfo_env", "dsn", "host", "hostaddr", "port", "dbname", "user",
+		"conninfo_env", "dsn", "password", "host", "hostaddr", "port", "dbname", "user",
 		"sslmode", "pool_size", "queue_max", "connect_timeout_ms", "reconnect_min_ms",
 		"reconnect_max_ms", "timeout_ms", NULL
 	};
@@ -2008,9 +2195,9 @@ static int config_check_keys(const json_t *conf, struct onex_error *err)
 		const char *const *k = known;
 		while (*k && strcmp(*k, key) != 0) /* exact: keys are case-sensitive */
 			k++;
-		if (strcmp(key, "password") != 0 && !*k)
+		if (!*k)
 			return config_error(err, "unknown key config.%s for the db handler (libpq); "
-						 "valid: conninfo_env, dsn, host, hostaddr, port, "
+						 "valid: conninfo_env, dsn, password, host, hostaddr, port, "
 						 "dbname, user, sslmode, pool_size, queue_max, "
 						 "timeout_ms, connect_timeout_ms, reconnect_min_ms, "
 						 "reconnect_max_ms",

@@ -49,7 +49,11 @@
  * constraint's expression, read back on the same connection); 57014 is
  * TIMEOUT; a lost connection is "connection to the database was lost"
  * (08006). Other errors: "database error: <message>" with PostgreSQL's
- * sqlstate, values quoted in data-exception messages (class 22, P0) masked.
+ * sqlstate for the classes whose messages never quote a value (0A 25 26
+ * 34 3D 3F 40 42 53 54 55 57 58); every other class (22 data exceptions,
+ * 23, P0, ...), and any RAISE, ASSERT or dynamic SQL inside a function,
+ * gets "database error: <fixed text for the sqlstate or class>" plus the
+ * table/column/constraint/type names PostgreSQL reports in its fields.
  * Messages never hold parameters, the DETAIL line, the DSN or a password.
  *
  * Suspicious SQL (";--", stacked statements, DROP, UNION outside a
@@ -82,11 +86,15 @@
  *   conninfo_env: "ONEX_PG_DSN"  name of an environment variable holding a
  *                 libpq connection string or URI, read once at initialize
  *   dsn:          a libpq connection string (no password: the contract
- *                 loader refuses inline secrets); {secret_ref: ...} is
- *                 refused until the secret resolver exists
+ *                 loader refuses inline secrets), or
+ *                 {secret_ref: {source: env, key: VAR}}: the value of VAR
  *   host, hostaddr, port, dbname, user, sslmode: libpq keywords (they
- *                 override the connection string); no password: use
- *                 PGPASSFILE / ~/.pgpass, peer or trust authentication
+ *                 override the connection string)
+ *   password:     {secret_ref: {source: env, key: VAR}} only (or use
+ *                 PGPASSFILE / ~/.pgpass, peer or trust authentication)
+ *   A secret_ref with another source (vault, file), or naming an unset
+ *   variable, is SECRET_RESOLUTION_ERROR "config.<field>.secret_ref: ...";
+ *   the host adds the contract file and the entry's line.
  *   pool_size (1..ONEX_PG_POOL_SIZE_MAX, 5), queue_max (1..ONEX_PG_QUEUE_MAX,
  *   1024), connect_timeout_ms (10000), reconnect_min_ms (100),
  *   reconnect_max_ms (5000), timeout_ms: the server's statement_timeout

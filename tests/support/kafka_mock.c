@@ -5,6 +5,7 @@
  *   topic <name> <partitions>        -> ok | error <text>
  *   down <id> / up <id>              (0 = every broker)
  *   errors <api_key> <count> <code>
+ *   clear <api_key>                  (drop the errors still pushed for it)
  *   leader <topic> <partition> <id>
  *   rtt <id> <ms>
  * End of input makes the child destroy the cluster and exit.
@@ -80,6 +81,10 @@ static rd_kafka_resp_err_t child_command(rd_kafka_mock_cluster_t *mc, int broker
 			errs[i] = (rd_kafka_resp_err_t)c;
 		rd_kafka_mock_push_request_errors_array(mc, (int16_t)a, (size_t)b, errs);
 		free(errs);
+		return RD_KAFKA_RESP_ERR_NO_ERROR;
+	}
+	if (sscanf(line, "clear %d", &a) == 1) {
+		rd_kafka_mock_clear_request_errors(mc, (int16_t)a);
 		return RD_KAFKA_RESP_ERR_NO_ERROR;
 	}
 	if (sscanf(line, "leader %511s %d %d", name, &a, &b) == 3)
@@ -272,6 +277,11 @@ int kafka_mock_push_errors(struct kafka_mock *m, int api_key, int count, int err
 	return command(m, "errors %d %d %d", api_key, count, error);
 }
 
+int kafka_mock_clear_errors(struct kafka_mock *m, int api_key)
+{
+	return command(m, "clear %d", api_key);
+}
+
 int kafka_mock_set_leader(struct kafka_mock *m, const char *topic, int partition, int id)
 {
 	return command(m, "leader %s %d %d", topic, partition, id);
@@ -320,7 +330,7 @@ int kafka_mock_serve(int argc, char **argv)
 	fprintf(stderr,
 		"mock Kafka cluster (%d broker%s) at %s\n"
 		"commands, one per line: topic NAME PARTITIONS | down ID | up ID "
-		"(ID 0: every broker) | rtt ID MS | errors API_KEY COUNT CODE | "
+		"(ID 0: every broker) | rtt ID MS | errors API_KEY COUNT CODE | clear API_KEY | "
 		"leader TOPIC PARTITION ID\n"
 		"Ctrl-C (or SIGTERM) stops it\n",
 		brokers, brokers == 1 ? "" : "s", m.bootstrap);

@@ -63,6 +63,9 @@ int kafka_mock_broker_up(struct kafka_mock *m, int id);
  */
 int kafka_mock_push_errors(struct kafka_mock *m, int api_key, int count, int error);
 
+/* Drop the errors pushed for `api_key` that have not been used up. */
+int kafka_mock_clear_errors(struct kafka_mock *m, int api_key);
+
 /* Make broker `id` the leader of topic/partition. */
 int kafka_mock_set_leader(struct kafka_mock *m, const char *topic, int partition, int id);
 

@@ -10,10 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <dirent.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "http_server.h"
 #include "spawn.h"
 
@@ -239,6 +242,76 @@ static void test_dry_run_and_describe_wiring(void **state)
 	spawn_result_release(&res);
 }
 
+
+/* The environment the fixtures' secret_refs name (fixture comments say so). */
+static const char *const fixture_env[] = { "ORDERS_DB_DSN=host=127.0.0.1 port=1 dbname=orders",
+					   "ORDERS_DB_PASSWORD=unused", NULL };
+
+/* 1 when the contract lists the development-only `local` handler. */
+static int enables_local(const char *path)
+{
+	struct onex_runtime_contract *c = NULL;
+	struct onex_error err;
+	onex_error_clear(&err);
+	if (onex_runtime_contract_load(path, NULL, &c, &err) < 0)
+		fail_msg("%s does not load: %s", path, err.text);
+	int local = onex_runtime_contract_has_handler(c, ONEX_HANDLER_LOCAL);
+	onex_runtime_contract_free(c);
+	return local;
+}
+
+/*
+ * Every contract in fixtures/contracts/ that does not enable `local` is
+ * one the production host accepts (--dry-run: contract, wiring, handler
+ * configuration, secrets), and the dev host accepts dev_local.yaml. (The
+ * sim_*.yaml ones mix `local` with http and db: for onex-sim only.)
+ */
+static void test_every_fixture_dry_runs(void **state)
+{
+	(void)state;
+	DIR *dir = opendir("fixtures/contracts");
+	struct dirent *e;
+	unsigned production = 0, dev = 0;
+	assert_non_null(dir);
+	unsetenv("ORDERS_DB_DSN");
+	unsetenv("ORDERS_DB_PASSWORD");
+	while ((e = readdir(dir))) {
+		char path[512];
+		size_t n = strlen(e->d_name);
+		if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0)
+			continue;
+		snprintf(path, sizeof(path), "fixtures/contracts/%s", e->d_name);
+		int local = enables_local(path);
+		if (local && strcmp(e->d_name, "dev_local.yaml") != 0)
+			continue;
+		const char *argv[] = { local ? dev_bin : host_bin, "--dry-run", path, NULL };
+		struct spawn_opts o = { "", 0, fixture_env, 0, 0, 20000 };
+		struct spawn_result res;
+		assert_int_equal(spawn_run(argv, &o, &res), 0);
+		if (res.exit_code != 0 || !strstr(res.out, "dry run: contract valid, wiring complete"))
+			fail_msg("%s --dry-run %s: exit %d: %s", local ? "onex-host-dev" : "onex-host",
+				 path, res.exit_code, res.err);
+		print_message("%s --dry-run %s: ok\n", local ? "onex-host-dev" : "onex-host", path);
+		production += !local;
+		dev += local;
+		spawn_result_release(&res);
+	}
+	closedir(dir);
+	assert_true(production >= 3); /* orders_host, orders_kafka, http_stdio at least */
+	assert_int_equal(dev, 1);
+
+	/* An unresolvable secret names the contract file, the entry and the field. */
+	const char *argv[] = { host_bin, "--dry-run", "fixtures/contracts/orders_host.yaml", NULL };
+	struct spawn_result res;
+	run(argv, "", 0, &res);
+	assert_int_not_equal(res.exit_code, 0);
+	assert_contains(res.err, "fixtures/contracts/orders_host.yaml:18:7: handler db unit "
+				 "libpq: config.dsn.secret_ref: environment variable ORDERS_DB_DSN "
+				 "is not set");
+	assert_contains(res.err, "hint: set ORDERS_DB_DSN in the host's environment");
+	spawn_result_release(&res);
+}
+
 static void test_usage_errors_and_help(void **state)
 {
 	(void)state;
@@ -338,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_lost_reply_exits_two),
 		cmocka_unit_test(test_production_host_refuses_local),
 		cmocka_unit_test(test_dry_run_and_describe_wiring),
+		cmocka_unit_test(test_every_fixture_dry_runs),
 		cmocka_unit_test(test_usage_errors_and_help),
 		cmocka_unit_test(test_sigterm_drains_and_exits_zero),
 		cmocka_unit_test(test_production_host_calls_http),

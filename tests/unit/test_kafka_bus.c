@@ -33,7 +33,15 @@
 #define MS 1000000ull
 #define KCAT "/usr/bin/kcat"
 
-static struct kafka_mock mock;
+/*
+ * Two clusters, both started before any handle of ours exists (see
+ * kafka_mock.h): `mock` with one broker for most tests, `trio` with three
+ * for moving partition leaders. `cur` is the one the world and kcat use.
+ */
+static struct kafka_mock mock, trio;
+static struct kafka_mock *cur = &mock;
+/* Bootstrap servers for the next world_open() instead of cur's (NULL: cur's). */
+static const char *bootstrap_override;
 
 /* ---- a slow handler (type http): answers after payload.delay_ms ------------ */
 
@@ -204,9 +212,9 @@ static void world_open(struct world *w, const char *name, int partitions,
 	snprintf(w->out, sizeof(w->out), "onex.test.%s.evt.v1", name);
 	snprintf(w->dlq, sizeof(w->dlq), "%s.dlq", w->in);
 	snprintf(w->group, sizeof(w->group), "g-%s", name);
-	assert_int_equal(kafka_mock_create_topic(&mock, w->in, partitions), 0);
-	assert_int_equal(kafka_mock_create_topic(&mock, w->out, 1), 0);
-	assert_int_equal(kafka_mock_create_topic(&mock, w->dlq, 1), 0);
+	assert_int_equal(kafka_mock_create_topic(cur, w->in, partitions), 0);
+	assert_int_equal(kafka_mock_create_topic(cur, w->out, 1), 0);
+	assert_int_equal(kafka_mock_create_topic(cur, w->dlq, 1), 0);
 	onex_error_clear(&err);
 	w->clock = onex_system_clock_new();
 	w->ids = onex_uuid4_ids_new();
@@ -229,7 +237,7 @@ static void world_open(struct world *w, const char *name, int partitions,
 		 "  handlers:\n"
 		 "    - type: \"local\"\n"
 		 "    - type: \"http\"\n",
-		 mock.bootstrap, w->group, w->in, w->out, extra_config ? extra_config : "",
+		 bootstrap_override ? bootstrap_override : cur->bootstrap, w->group, w->in, w->out, extra_config ? extra_config : "",
 		 extra_config && strstr(extra_config, "session_timeout_ms")
 			 ? ""
 			 : "      session_timeout_ms: 6000\n");
@@ -385,7 +393,7 @@ static int reached(struct world *w, void *arg)
 static void kcat_produce(const char *topic, const char *lines, size_t len)
 {
 	struct spawn_result res;
-	const char *argv[] = { KCAT, "-b", mock.bootstrap, "-P", "-t", topic, "-X",
+	const char *argv[] = { KCAT, "-b", cur->bootstrap, "-P", "-t", topic, "-X",
 			       "message.max.bytes=4000000", NULL };
 	struct spawn_opts opt = { .input = lines, .input_len = len, .timeout_ms = 20000 };
 	assert_int_equal(spawn_run(argv, &opt, &res), 0);
@@ -398,7 +406,7 @@ static void kcat_produce(const char *topic, const char *lines, size_t len)
 static json_t *kcat_consume(const char *topic)
 {
 	struct spawn_result res;
-	const char *argv[] = { KCAT, "-b", mock.bootstrap, "-C", "-t", topic, "-o", "beginning",
+	const char *argv[] = { KCAT, "-b", cur->bootstrap, "-C", "-t", topic, "-o", "beginning",
 			       "-e", "-J", "-X", "fetch.wait.max.ms=5", NULL };
 	struct spawn_opts opt = { .timeout_ms = 20000 };
 	json_t *all = json_array();
@@ -984,14 +992,278 @@ static void test_config_errors(void **state)
 	(void)state;
 	expect_config_error("{}", "bootstrap_servers");
 	expect_config_error("{\"bootstrap_servers\":\"h:1\"}", "consumer_group");
-	expect_config_error("{\"bootstrap_servers\":\"${KAFKA}\",\"consumer_group\":\"g\"}",
-			    "not expanded");
 	expect_config_error("{\"bootstrap_servers\":\"h:1\",\"consumer_group\":\"g\","
 			    "\"max_inflight_envelopes\":10,\"pause_consumption_threshold\":20}",
 			    "above");
 	expect_config_error("{\"bootstrap_servers\":\"h:1\",\"consumer_group\":\"g\","
 			    "\"fetch_wait_max_ms\":400000}",
 			    "fetch_wait_max_ms");
+}
+
+
+/* ---- configuration after ${NAME} expansion ----------------------------------------------- */
+
+static const char *test_env_lookup(void *arg, const char *name)
+{
+	(void)arg;
+	if (strcmp(name, "ONEX_TEST_BOOTSTRAP") == 0)
+		return cur->bootstrap;
+	if (strcmp(name, "ONEX_TEST_GROUP") == 0)
+		return "g-${not-a-reference}"; /* a value is never expanded again */
+	return NULL;
+}
+
+/*
+ * The contract loader expands ${NAME}; what still holds "${" afterwards is
+ * literal ("$${" in the file, or a variable's value) and reaches
+ * librdkafka as it stands.
+ */
+static void test_literal_dollar_brace_reaches_librdkafka(void **state)
+{
+	static const char text[] =
+		"schema_version: \"1.0.0\"\n"
+		"runtime:\n"
+		"  name: \"kafka_env\"\n"
+		"  version: \"1.0.0\"\n"
+		"  event_bus:\n"
+		"    kind: \"kafka\"\n"
+		"    config:\n"
+		"      bootstrap_servers: \"${ONEX_TEST_BOOTSTRAP}\"\n"
+		"      consumer_group: \"${ONEX_TEST_GROUP}\"\n"
+		"      client_id: \"svc-$${HOST}-1\"\n"
+		"      topics: { input: \"onex.test.env.cmd.v1\", output: \"onex.test.env.evt.v1\" }\n"
+		"  handlers:\n"
+		"    - type: \"local\"\n";
+	struct onex_contract_options copt = { 0, 0 };
+	struct onex_contract_env env = { test_env_lookup, NULL };
+	struct onex_runtime_contract *c = NULL;
+	struct onex_error err;
+	struct onex_loop *loop;
+	(void)state;
+	onex_error_clear(&err);
+	if (onex_runtime_contract_load_text_env(text, strlen(text), "kafka_env.yaml", ".", 0,
+						&copt, &env, &c, &err) < 0)
+		fail_msg("contract: %s", err.text);
+	loop = onex_epoll_loop_new(&err);
+	struct onex_bus_env benv = { loop, NULL, NULL, NULL };
+	struct onex_bus *bus = onex_kafka_bus_unit.create(&benv, &c->bus, &err);
+	if (!bus)
+		fail_msg("kafka bus: %s (hint %s)", err.text, err.hint);
+	json_t *d = onex_bus_describe(bus), *lib = json_object_get(d, "librdkafka_config");
+	char *dump = json_dumps(lib, JSON_COMPACT);
+	print_message("librdkafka holds %s\n", dump);
+	free(dump);
+	assert_string_equal(json_string_value(json_object_get(lib, "client.id")), "svc-${HOST}-1");
+	assert_string_equal(json_string_value(json_object_get(lib, "group.id")),
+			    "g-${not-a-reference}");
+	assert_string_equal(json_string_value(json_object_get(lib, "bootstrap.servers")),
+			    cur->bootstrap);
+	json_decref(d);
+	onex_bus_free(bus);
+	onex_loop_free(loop);
+	onex_runtime_contract_free(c);
+}
+
+/* ---- a broker that was never there ------------------------------------------------------ */
+
+/* "degraded_reasons" of the bus's health mentions `needle`. */
+static int reason_mentions(struct onex_bus *bus, const char *needle)
+{
+	json_t *h = onex_bus_health_check(bus), *r;
+	size_t i;
+	int found = 0;
+	json_array_foreach(json_object_get(h, "degraded_reasons"), i, r)
+		found |= strstr(json_string_value(r), needle) != NULL;
+	json_decref(h);
+	return found;
+}
+
+/* Both handles say nothing is reachable. */
+static int both_unreachable(struct world *w, void *arg)
+{
+	(void)w;
+	return reason_mentions(arg, "consumer: no broker reachable at 127.0.0.1:1") &&
+	       reason_mentions(arg, "producer: no broker reachable at 127.0.0.1:1");
+}
+
+/*
+ * Nothing listens at the bootstrap address from the start: the bus never
+ * learns of a broker, yet health must say degraded (with the reason)
+ * within the first statistics interval or so, while staying "healthy"
+ * (it keeps retrying; nothing is lost).
+ */
+static void test_unreachable_from_start_is_degraded(void **state)
+{
+	struct world w;
+	struct onex_error err;
+	struct driver d = { 0 };
+	(void)state;
+	bootstrap_override = "127.0.0.1:1";
+	world_open(&w, "unreachable", 1, NULL);
+	bootstrap_override = NULL;
+	d.bus = bus_new(&w);
+	onex_error_clear(&err);
+	assert_int_equal(onex_bus_subscribe(d.bus, w.in, driver_deliver, NULL, &d, &err), 0);
+	assert_int_equal(onex_bus_start_consuming(d.bus, &err), 0);
+	double t0 = now_s();
+	assert_true(run_until(&w, both_unreachable, d.bus, 6000));
+	print_message("unreachable broker: degraded after %.2f s\n", now_s() - t0);
+	json_t *h = onex_bus_health_check(d.bus);
+	char *dump = json_dumps(json_object_get(h, "degraded_reasons"), JSON_COMPACT);
+	print_message("reasons: %s\n", dump);
+	free(dump);
+	assert_true(json_is_true(json_object_get(h, "healthy")));
+	assert_true(json_is_true(json_object_get(h, "degraded")));
+	json_decref(h);
+	run_for(&w, 1500); /* and it stays so: statistics see no connection up */
+	assert_true(health_int(d.bus, NULL, "degraded"));
+	assert_true(reason_mentions(d.bus, "no broker reachable"));
+	onex_bus_shutdown(d.bus);
+	onex_bus_free(d.bus);
+	world_close(&w);
+}
+
+/* ---- leader changes and request errors ---------------------------------------------------- */
+
+/* The leader of topic/partition as kcat -L sees it, or -1. */
+static int kcat_leader(const char *topic, int partition)
+{
+	struct spawn_result res;
+	const char *argv[] = { KCAT, "-b", cur->bootstrap, "-L", "-J", "-t", topic, NULL };
+	struct spawn_opts opt = { .timeout_ms = 20000 };
+	int leader = -1;
+	size_t i, j;
+	json_t *t, *p;
+	assert_int_equal(spawn_run(argv, &opt, &res), 0);
+	json_t *meta = json_loads(res.out, 0, NULL);
+	json_array_foreach(json_object_get(meta, "topics"), i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "topic")), topic) != 0)
+			continue;
+		json_array_foreach(json_object_get(t, "partitions"), j, p)
+			if (json_integer_value(json_object_get(p, "partition")) == partition)
+				leader = (int)json_integer_value(json_object_get(p, "leader"));
+	}
+	json_decref(meta);
+	spawn_result_release(&res);
+	return leader;
+}
+
+/* Move the leaders of the input's 2 partitions and of the output's to other brokers. */
+static void move_leaders(const struct world *w)
+{
+	for (int p = 0; p < 2; p++) {
+		int from = kcat_leader(w->in, p), to = from % 3 + 1;
+		assert_true(from >= 1);
+		assert_int_equal(kafka_mock_set_leader(cur, w->in, p, to), 0);
+		assert_int_equal(kcat_leader(w->in, p), to); /* the cluster says so too */
+		print_message("%s [%d]: leader %d -> %d\n", w->in, p, from, to);
+	}
+	int from = kcat_leader(w->out, 0);
+	assert_int_equal(kafka_mock_set_leader(cur, w->out, 0, from % 3 + 1), 0);
+	print_message("%s [0]: leader %d -> %d\n", w->out, from, from % 3 + 1);
+}
+
+/*
+ * Three brokers; the leaders of the input partitions and of the output
+ * partition move twice while requests are being consumed and replies
+ * produced. Every request gets its reply, every offset is committed, and
+ * replies keep coming after each move.
+ */
+static void test_leader_change_loses_nothing(void **state)
+{
+	struct world w;
+	size_t len;
+	char *req = echo_requests(1, 150, "http.get", 10, &len);
+	(void)state;
+	cur = &trio;
+	world_open(&w, "leader", 2, NULL);
+	kcat_produce(w.in, req, len);
+	free(req);
+	host_start(&w, 4);
+	struct expect e = { .replies = 30, .received = 30 };
+	assert_true(run_until(&w, reached, &e, 20000));
+	move_leaders(&w);
+	e = (struct expect){ .replies = 90, .received = 90 };
+	double t0 = now_s();
+	assert_true(run_until(&w, reached, &e, 30000));
+	print_message("60 more replies after the first move in %.2f s\n", now_s() - t0);
+	move_leaders(&w);
+	req = echo_requests(151, 50, "http.get", 10, &len);
+	kcat_produce(w.in, req, len); /* produced to the new leaders */
+	free(req);
+	e = (struct expect){ .replies = 200, .committed = 200, .received = 200 };
+	t0 = now_s();
+	assert_true(run_until(&w, reached, &e, 30000));
+	print_message("the remaining replies after the second move in %.2f s\n", now_s() - t0);
+	struct onex_bus *bus = onex_host_bus(w.host);
+	assert_int_equal(health_int(bus, "counts", "publish_failed"), 0);
+	assert_false(health_int(bus, NULL, "degraded")); /* brokers up: not degraded */
+	host_stop(&w);
+	json_t *out = kcat_consume(w.out);
+	unsigned dups = check_replies(out, 1, 200);
+	print_message("replies: %zu for 200 requests (%u duplicates)\n", json_array_size(out),
+		      dups);
+	json_decref(out);
+	world_close(&w);
+	cur = &mock;
+}
+
+/* Kafka error codes for the consumer side. */
+#define KAFKA_NOT_LEADER_OR_FOLLOWER 6
+#define KAFKA_COORDINATOR_NOT_AVAILABLE 15
+
+static int commit_failed(struct world *w, void *arg)
+{
+	(void)arg;
+	return health_int(onex_host_bus(w->host), "counts", "commit_failures") >= 1 &&
+	       health_int(onex_host_bus(w->host), "counts", "published") >= 30;
+}
+
+/*
+ * Fetches fail now and then and every commit fails: the host answers all
+ * 30 requests, but nothing is committed; it dies; a new host in the same
+ * group gets the uncommitted requests again and answers them: every
+ * request has a reply, the repeats are counted as duplicates.
+ */
+static void test_consumer_request_errors_at_least_once(void **state)
+{
+	struct world w;
+	size_t len;
+	char *req = echo_requests(1, 30, "local.echo", 0, &len);
+	(void)state;
+	world_open(&w, "reqerr", 1, NULL);
+	kcat_produce(w.in, req, len);
+	free(req);
+	assert_int_equal(kafka_mock_push_errors(cur, KAFKA_MOCK_API_FETCH, 3,
+						KAFKA_NOT_LEADER_OR_FOLLOWER), 0);
+	assert_int_equal(kafka_mock_push_errors(cur, KAFKA_MOCK_API_OFFSET_COMMIT, 1000,
+						KAFKA_COORDINATOR_NOT_AVAILABLE), 0);
+	host_start(&w, 4);
+	assert_true(run_until(&w, commit_failed, NULL, 20000));
+	struct onex_bus *bus = onex_host_bus(w.host);
+	json_int_t committed = committed_total(bus);
+	print_message("first host: 30 answered, %lld commit failures, %lld committed\n",
+		      (long long)health_int(bus, "counts", "commit_failures"),
+		      (long long)committed);
+	assert_true(committed < 30);
+	host_kill(&w); /* dies with its offsets uncommitted */
+	assert_int_equal(kafka_mock_clear_errors(cur, KAFKA_MOCK_API_OFFSET_COMMIT), 0);
+
+	host_start(&w, 4);
+	struct expect e = { .committed = 30 };
+	assert_true(run_until(&w, reached, &e, 30000));
+	json_int_t again = (json_int_t)onex_host_stats(w.host)->received;
+	print_message("second host: %lld requests delivered again\n", (long long)again);
+	assert_true(again >= 30 - committed);
+	host_stop(&w);
+	json_t *out = kcat_consume(w.out);
+	unsigned dups = check_replies(out, 1, 30);
+	print_message("replies: %zu for 30 requests (%u duplicates)\n", json_array_size(out),
+		      dups);
+	assert_int_equal(json_array_size(out), 30 + dups);
+	assert_true(dups >= 30 - committed);
+	json_decref(out);
+	world_close(&w);
 }
 
 static int group_setup(void **state)
@@ -1001,8 +1273,9 @@ static int group_setup(void **state)
 		fprintf(stderr, "test_kafka_bus needs kcat at %s (apt-get install kcat)\n", KCAT);
 		return -1;
 	}
-	if (kafka_mock_start(&mock, 1) < 0) {
-		fprintf(stderr, "mock cluster: %s\n", mock.last_error);
+	if (kafka_mock_start(&mock, 1) < 0 || kafka_mock_start(&trio, 3) < 0) {
+		fprintf(stderr, "mock cluster: %s%s\n", mock.last_error, trio.last_error);
+		kafka_mock_stop(&mock);
 		return -1;
 	}
 	return 0;
@@ -1012,6 +1285,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	kafka_mock_stop(&mock);
+	kafka_mock_stop(&trio);
 	return 0;
 }
 
@@ -1030,6 +1304,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_backpressure_with_host),
 		cmocka_unit_test(test_broker_down_loses_nothing),
 		cmocka_unit_test(test_circuit_breaker),
+		cmocka_unit_test(test_literal_dollar_brace_reaches_librdkafka),
+		cmocka_unit_test(test_unreachable_from_start_is_degraded),
+		cmocka_unit_test(test_leader_change_loses_nothing),
+		cmocka_unit_test(test_consumer_request_errors_at_least_once),
 	};
 	if (getenv("ONEX_TEST_FILTER")) /* e.g. ONEX_TEST_FILTER='*dead*' */
 		cmocka_set_test_filter(getenv("ONEX_TEST_FILTER"));

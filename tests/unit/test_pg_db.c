@@ -323,7 +323,7 @@ static void assert_ok(const struct outcome *o)
 /* A fresh schema per test: the same names as the simulation's fixture. */
 static void fixture(struct world *w)
 {
-	exec_ok(w, "DROP TABLE IF EXISTS orders, users, v, t, k, big");
+	exec_ok(w, "DROP TABLE IF EXISTS orders, users, v, t, k, big, ex");
 	exec_ok(w, "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE,"
 		   " age integer CHECK (age >= 0), active boolean, profile jsonb)");
 	exec_ok(w, "CREATE TABLE orders (id serial PRIMARY KEY,"
@@ -642,9 +642,9 @@ static void test_error_classes(void **state)
 		  "42804" },
 		{ "SELECT id FROM users, orders WHERE id = 1", NULL,
 		  "column reference \"id\" is ambiguous", "42702" },
-		/* Data exceptions quote the caller's value: masked. */
+		/* Data exceptions quote the caller's value: a fixed text instead. */
 		{ "SELECT $1::int AS x", "[\"secret-value\"]",
-		  "database error: invalid input syntax for type integer: \"?\"", "22P02" },
+		  "database error: invalid input syntax for the value's type", "22P02" },
 		{ "SELECT 1 / $1 AS x", "[0]", "database error: division by zero", "22012" },
 	};
 	struct world w;
@@ -666,6 +666,95 @@ static void test_error_classes(void **state)
 		assert_null(strstr(o->error.text, "127.0.0.1"));
 		assert_null(strstr(o->error.text, "Key ("));
 	}
+	world_close(&w);
+}
+
+
+/* `needle` appears nowhere in the error: text, hint, action, extra fields. */
+static void assert_not_in_error(const struct outcome *o, const char *needle, const char *what)
+{
+	char *extra = o->extra ? json_dumps(o->extra, JSON_COMPACT) : NULL;
+	if (strstr(o->error.text, needle) || strstr(o->error.hint, needle) ||
+	    strstr(o->error.action, needle) || strstr(o->error.source, needle) ||
+	    (extra && strstr(extra, needle)))
+		fail_msg("%s: the error carries the parameter '%s': '%s' (hint '%s', extra %s)",
+			 what, needle, o->error.text, o->error.hint, extra ? extra : "null");
+	free(extra);
+}
+
+/*
+ * Spec: errors carry the SQLSTATE, never a raw SQL parameter. A value
+ * passed as a parameter and then raised, put in a DETAIL line, cast, or
+ * pasted into dynamic SQL inside a function never comes back.
+ */
+static void test_errors_never_carry_parameters(void **state)
+{
+	static const struct {
+		const char *sql, *param, *message, *sqlstate;
+	} cases[] = {
+		{ "SELECT boom($1)", "SeCrEt-raise", "database error: raised exception", "P0001" },
+		{ "SELECT boom_as_42($1)", "SeCrEt-42", "database error: undefined table", "42P01" },
+		{ "SELECT boom_detail($1)", "SeCrEt_col", "database error: duplicate key value "
+		  "violates unique constraint", "23505" },
+		{ "SELECT check_null($1)", "SeCrEt-assert", "database error: assertion failed",
+		  "P0004" },
+		{ "SELECT dynamic($1)", "SeCrEt_dyn", "database error: undefined column", "42703" },
+		{ "INSERT INTO users (email) VALUES ($1)", "SeCrEt@dup.example",
+		  "duplicate key value violates unique constraint on users.email", "23505" },
+		{ "INSERT INTO ex (x) VALUES ($1)", "SeCrEt-ex",
+		  "database error: conflicting key value violates exclusion constraint "
+		  "(table ex, constraint ex_x_excl)", "23P01" },
+		{ "SELECT $1::int AS x", "SeCrEt-cast",
+		  "database error: invalid input syntax for the value's type", "22P02" },
+		{ "SELECT $1::text::int2 AS x", "99999", "database error: numeric value out of range",
+		  "22003" },
+		{ "SELECT $1::text::date AS x", "2020-13-45",
+		  "database error: datetime field value out of range", "22008" },
+		{ "INSERT INTO big (c) VALUES ($1)", "SeCrEt-too-long",
+		  "database error: value too long for the column's type", "22001" },
+	};
+	struct world w;
+	char params[128];
+	(void)state;
+	world_open(&w, NULL);
+	fixture(&w);
+	exec_ok(&w, "CREATE OR REPLACE FUNCTION boom(t text) RETURNS int LANGUAGE plpgsql AS "
+		    "$f$ BEGIN RAISE EXCEPTION 'bad %', t; END $f$");
+	exec_ok(&w, "CREATE OR REPLACE FUNCTION boom_as_42(t text) RETURNS int LANGUAGE plpgsql AS "
+		    "$f$ BEGIN RAISE EXCEPTION USING ERRCODE = '42P01', MESSAGE = t, HINT = t; "
+		    "END $f$");
+	exec_ok(&w, "CREATE OR REPLACE FUNCTION boom_detail(t text) RETURNS int LANGUAGE plpgsql "
+		    "AS $f$ BEGIN RAISE unique_violation USING DETAIL = 'Key (' || t || ')=(1) "
+		    "already exists.'; END $f$");
+	exec_ok(&w, "CREATE OR REPLACE FUNCTION check_null(t text) RETURNS int LANGUAGE plpgsql AS "
+		    "$f$ BEGIN ASSERT t IS NULL, 'got ' || t; RETURN 1; END $f$");
+	exec_ok(&w, "CREATE OR REPLACE FUNCTION dynamic(t text) RETURNS int LANGUAGE plpgsql AS "
+		    "$f$ BEGIN EXECUTE 'SELECT ' || t; RETURN 1; END $f$");
+	exec_ok(&w, "CREATE TABLE ex (x text, EXCLUDE USING btree (x WITH =))");
+	exec_ok(&w, "CREATE TABLE big (c varchar(5))");
+	assert_ok(sql(&w, "db.execute", "INSERT INTO users (email) VALUES ($1)",
+		      "[\"SeCrEt@dup.example\"]"));
+	assert_ok(sql(&w, "db.execute", "INSERT INTO ex (x) VALUES ($1)", "[\"SeCrEt-ex\"]"));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(params, sizeof(params), "[\"%s\"]", cases[i].param);
+		struct outcome *o = sql(&w, "db.query", cases[i].sql, params);
+		if (o->ok)
+			fail_msg("case %zu (%s) succeeded", i, cases[i].sql);
+		print_message("%s -> %s %s\n", cases[i].sql, sqlstate(o), o->error.text);
+		assert_int_equal(o->error.code, ONEX_ERR_HANDLER_EXECUTION_ERROR);
+		assert_string_equal(o->error.text, cases[i].message);
+		assert_string_equal(sqlstate(o), cases[i].sqlstate);
+		assert_not_in_error(o, cases[i].param, cases[i].sql);
+		assert_not_in_error(o, "SeCrEt", cases[i].sql);
+	}
+	/* In a transaction the statement is named, the value still not. */
+	struct outcome *o = call(&w, "db.transaction",
+				 "{\"statements\": [{\"sql\": \"SELECT 1\"}, {\"sql\": \"SELECT "
+				 "boom($1)\", \"parameters\": [\"SeCrEt-tx\"]}]}");
+	assert_false(o->ok);
+	print_message("transaction -> %s\n", o->error.text);
+	assert_non_null(strstr(o->error.text, "raised exception"));
+	assert_not_in_error(o, "SeCrEt", "transaction");
 	world_close(&w);
 }
 
@@ -932,6 +1021,41 @@ static void test_config(void **state)
 	assert_string_equal(json_string_value(cell(o, 0, "st")), "5s");
 	world_close(&w);
 
+	/* secret_ref with source env: the connection string and the password from there. */
+	setenv("ONEX_PG_TEST_SECRET_DSN", cluster.conninfo, 1);
+	setenv("ONEX_PG_TEST_PASSWORD", "not-needed-with-trust", 1);
+	world_open_ex(&w, "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"env\", "
+			  "\"key\": \"ONEX_PG_TEST_SECRET_DSN\"}}, \"password\": {\"secret_ref\": "
+			  "{\"source\": \"env\", \"key\": \"ONEX_PG_TEST_PASSWORD\"}}}}", 1);
+	o = sql(&w, "db.query", "SELECT 7 AS x", NULL);
+	assert_ok(o);
+	assert_int_equal(json_integer_value(cell(o, 0, "x")), 7);
+	unsetenv("ONEX_PG_TEST_SECRET_DSN");
+	unsetenv("ONEX_PG_TEST_PASSWORD");
+	world_close(&w);
+	/* Unresolvable secrets: SECRET_RESOLUTION_ERROR naming the field, never a value. */
+	static const struct {
+		const char *entry, *message;
+	} unresolved[] = {
+		{ "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"env\", \"key\": "
+		  "\"ONEX_PG_TEST_UNSET\"}}}}",
+		  "config.dsn.secret_ref: environment variable ONEX_PG_TEST_UNSET is not set" },
+		{ "{\"config\": {\"password\": {\"secret_ref\": {\"source\": \"vault\", "
+		  "\"key\": \"secret/db#password\"}}}}",
+		  "config.password.secret_ref: source 'vault' is not supported" },
+		{ "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"file\"}}}}",
+		  "config.dsn.secret_ref needs text 'source' and 'key'" },
+	};
+	for (size_t i = 0; i < sizeof(unresolved) / sizeof(unresolved[0]); i++) {
+		world_open_ex(&w, unresolved[i].entry, 0);
+		assert_false(w.last.ok);
+		assert_int_equal(w.last.error.code, ONEX_ERR_SECRET_RESOLUTION_ERROR);
+		if (!strstr(w.last.error.text, unresolved[i].message))
+			fail_msg("case %zu: '%s' does not say '%s'", i, w.last.error.text,
+				 unresolved[i].message);
+		world_close(&w);
+	}
+
 	static const struct {
 		const char *entry, *message;
 	} bad[] = {
@@ -940,8 +1064,8 @@ static void test_config(void **state)
 		  "environment variable ONEX_PG_TEST_UNSET (config.conninfo_env) is not set" },
 		{ "{\"config\": {\"dsn\": \"host=x password=hunter2 port\"}}",
 		  "the connection string in config.dsn is not valid" },
-		{ "{\"config\": {\"dsn\": {\"secret_ref\": {\"source\": \"env\", \"key\": \"X\"}}}}",
-		  "config.dsn.secret_ref" },
+		{ "{\"config\": {\"dsn\": {\"host\": \"x\"}}}",
+		  "config.dsn must be a connection string or a secret_ref" },
 		{ "{\"config\": {\"pool_size\": 0}}", "config.pool_size must be an integer from 1" },
 		{ "{\"config\": {\"port\": true}}", "config.port must be text" },
 		{ "{\"config\": 5}", "db handler config must be a mapping" },
@@ -1030,6 +1154,7 @@ int main(void)
 		cmocka_unit_test(test_parameters),
 		cmocka_unit_test(test_transaction_commit_and_rollback),
 		cmocka_unit_test(test_error_classes),
+		cmocka_unit_test(test_errors_never_carry_parameters),
 		cmocka_unit_test(test_sql_injection_is_inert),
 		cmocka_unit_test(test_suspicious_sql_is_logged),
 		cmocka_unit_test(test_pool_runs_six_with_five),
