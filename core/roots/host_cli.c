@@ -263,6 +263,7 @@ static int run_host(const struct onex_host_cli_profile *p, const struct cli_args
 		print_error(p->binary, &err);
 		return err.code == ONEX_ERR_CONTRACT_VALIDATION_ERROR ||
 				       err.code == ONEX_ERR_HANDLER_CONFIGURATION_ERROR ||
+				       err.code == ONEX_ERR_SECRET_RESOLUTION_ERROR ||
 				       err.code == ONEX_ERR_EVENT_BUS_ERROR
 			       ? ONEX_EXIT_CONTRACT
 			       : ONEX_EXIT_RUNTIME;
