@@ -339,17 +339,58 @@ static int cmd_baseline(const struct args *a, struct onex_bench_ctx *ctx)
 	return failures || rc < 0 ? 1 : 0;
 }
 
+/*
+ * The workloads to run: those named, or the baseline's; across machine
+ * kinds only those with machine-independent figures (instruction counts,
+ * virtual-time results), the rest would be run for nothing.
+ */
+static size_t compare_names(const struct args *a, const json_t *baseline, int cross,
+			    const char **names, FILE *out)
+{
+	size_t n = a->name_count;
+	if (n) {
+		memcpy(names, a->names, n * sizeof(names[0]));
+		return n;
+	}
+	const char *all[NAMES_MAX];
+	size_t total = onex_bench_baseline_workloads(baseline, all, NAMES_MAX);
+	for (size_t i = 0; i < total; i++) {
+		const json_t *bw = json_object_get(json_object_get(baseline, "workloads"), all[i]);
+		if (!cross || onex_bench_baseline_machine_independent(bw))
+			names[n++] = all[i];
+		else
+			fprintf(out, "   skipped %s: no instruction counts or virtual-time results, "
+				     "nothing comparable across machines\n",
+				all[i]);
+	}
+	return n;
+}
+
 static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 {
 	struct onex_bench_run run;
 	char why[512];
 	const char *names[NAMES_MAX];
 	char path[4096];
+	onex_bench_run_init(&run, ctx, "compare");
 	if (a->baseline) {
 		snprintf(path, sizeof(path), "%s", a->baseline);
-	} else { /* this machine kind's committed baseline */
-		onex_bench_run_init(&run, ctx, "compare");
-		snprintf(path, sizeof(path), DEFAULT_BASELINE_DIR "/%s.json", run.machine_kind);
+	} else { /* this machine kind's committed baseline, else the most alike one */
+		int found = onex_bench_baseline_pick(DEFAULT_BASELINE_DIR, run.machine_kind, path,
+						     sizeof(path), ctx->out);
+		if (found < 0) {
+			fprintf(stderr, BINARY ": no baseline in " DEFAULT_BASELINE_DIR
+					       " (make one with '" BINARY " baseline', or give "
+					       "--baseline FILE)\n");
+			return 2;
+		}
+		if (found == 1)
+			fprintf(ctx->out,
+				"   comparing with the most alike one, %s: wall-clock and CPU times "
+				"of another machine mean nothing here, so only instruction counts and "
+				"virtual-time results are gated. For a full gate make this machine's "
+				"baseline: " BINARY " baseline (>= 9 repetitions, on a quiet machine)\n",
+				path);
 	}
 	json_t *baseline = onex_bench_baseline_load(path, why, sizeof(why));
 	if (!baseline) {
@@ -357,12 +398,11 @@ static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 			a->baseline ? "" : " (make one with '" BINARY " baseline', or give --baseline FILE)");
 		return 2;
 	}
-	fprintf(ctx->out, "baseline: %s\n", path);
-	size_t n = a->name_count;
-	if (n)
-		memcpy(names, a->names, n * sizeof(names[0]));
-	else
-		n = onex_bench_baseline_workloads(baseline, names, NAMES_MAX);
+	const char *kind = json_string_value(json_object_get(baseline, "machine_kind"));
+	int cross = !kind || strcmp(kind, run.machine_kind) != 0;
+	fprintf(ctx->out, "baseline: %s%s\n", path,
+		cross ? " (another machine kind: machine-independent figures only)" : "");
+	size_t n = compare_names(a, baseline, cross, names, ctx->out);
 	if (ctx->repetitions < ONEX_BENCH_REPS_GATE_MIN)
 		ctx->repetitions = ONEX_BENCH_REPS_GATE_MIN;
 	onex_bench_run_init(&run, ctx, "compare");
@@ -370,10 +410,11 @@ static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 	int failures = onex_bench_run_workloads(&run, names, n,
 						!a->no_ir && onex_bench_baseline_has_ir(baseline));
 	onex_bench_print_targets(&run);
-	struct onex_bench_gate_options opt = { a->threshold, a->alpha };
+	struct onex_bench_gate_options opt = { a->threshold, a->alpha, cross };
 	unsigned regressions = onex_bench_gate(baseline, &run, &opt);
-	fprintf(ctx->out, "%s: %u regression(s)\n", regressions ? "REGRESSION" : "no regression",
-		regressions);
+	fprintf(ctx->out, "%s: %u regression(s)%s\n", regressions ? "REGRESSION" : "no regression",
+		regressions, cross ? " in the machine-independent figures (instruction counts, "
+				     "virtual-time results)" : "");
 	store(a, &run);
 	onex_bench_run_release(&run);
 	json_decref(baseline);
