@@ -190,6 +190,7 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 		snprintf(res->note, sizeof(res->note), "libpq handler: %.400s", err.text);
 		goto out;
 	}
+	onex_bench_rss_reset(); /* peak RSS: of this process while the unit runs */
 	for (unsigned long i = 0; i < n / 10 + 10; i++) /* connect, prepare, warm the cache */
 		if (db_one(&s) < 0)
 			goto lost;
@@ -205,6 +206,7 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 		prev = now;
 	}
 	double cpu = (double)(onex_bench_cpu_ns() - cpu0);
+	long hwm = onex_bench_vmhwm_kb();
 	double unit_rate = onex_bench_batches_rate(&b);
 	double unit_total = (double)n / ((double)(prev - t0) / 1e9);
 	onex_handler_shutdown(s.h);
@@ -236,8 +238,9 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 	onex_bench_add(res, "ref_throughput", "tps", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED, tps);
 	onex_bench_add(res, "vs_reference", "x", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED,
 		       unit_rate / tps);
+	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
 	onex_bench_add(res, "requests", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
-	onex_bench_real_verdict(res, "real-db >= 0.8x pgbench", 0.8,
+	onex_bench_real_note(res,
 				"1 connection, 1 in flight; reference: pgbench -S -M prepared -c 1 "
 				"(tps without initial connection time)");
 	rc = 0;

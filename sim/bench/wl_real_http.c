@@ -113,6 +113,7 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	req.correlation_id = "11111111-2222-4333-8444-555555555555";
 	req.handler_type = ONEX_HANDLER_HTTP;
 
+	onex_bench_rss_reset(); /* peak RSS: of this process while the unit runs */
 	for (unsigned long i = 0; i < n / 10 + 10; i++)
 		if (http_one(&s, &req) < 0)
 			goto lost;
@@ -128,6 +129,7 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 		prev = now;
 	}
 	double cpu = (double)(onex_bench_cpu_ns() - cpu0);
+	long hwm = onex_bench_vmhwm_kb();
 	double unit_rate = onex_bench_batches_rate(&b);
 	double unit_total = (double)n / ((double)(prev - t0) / 1e9);
 	json_decref(req.json);
@@ -185,8 +187,9 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 		       (double)conns);
 	onex_bench_add(res, "vs_reference", "x", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED,
 		       unit_rate / ref_rate);
+	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
 	onex_bench_add(res, "requests", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
-	onex_bench_real_verdict(res, "real-http >= 0.8x bare libcurl", 0.8,
+	onex_bench_real_note(res,
 				"GET /text on the loopback test server, 1 in flight; reference: "
 				"curl_easy_perform on one easy handle (one connection)");
 	rc = 0;
