@@ -38,6 +38,7 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../tests/support/kafka_mock.c"
 
@@ -439,6 +440,14 @@ static int k_produce(const char *topic, unsigned long n)
 	return 0;
 }
 
+/* CPU time of this thread (the loop's; librdkafka's threads not included). */
+static uint64_t k_thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- the host ------------------------------------------------------------------ */
 
 struct k_wait {
@@ -619,17 +628,17 @@ int onex_bench_real_kafka_run(struct onex_bench_ctx *ctx, struct onex_bench_resu
 	}
 	onex_bench_rss_reset();
 	k_tap_of(K.tap)->hist = &hh;
-	uint64_t cpu0 = onex_bench_cpu_ns();
+	uint64_t cpu0 = onex_bench_cpu_ns(), th0 = k_thread_cpu_ns();
 	uint64_t host_ns = k_host_batch(n, 60000);
-	uint64_t host_cpu = onex_bench_cpu_ns() - cpu0;
+	uint64_t host_cpu = onex_bench_cpu_ns() - cpu0, host_thread = k_thread_cpu_ns() - th0;
 	k_tap_of(K.tap)->hist = NULL;
 	long hwm = onex_bench_vmhwm_kb(); /* of this process while the host ran */
-	uint64_t bare_ns = 0, bare_cpu = 0, paused_ns = 0;
+	uint64_t bare_ns = 0, bare_cpu = 0, bare_thread = 0, paused_ns = 0;
 	if (host_ns) {
 		K.bare_hist = &bh;
-		cpu0 = onex_bench_cpu_ns();
+		cpu0 = onex_bench_cpu_ns(), th0 = k_thread_cpu_ns();
 		bare_ns = k_bare_batch(n, 60000, 0);
-		bare_cpu = onex_bench_cpu_ns() - cpu0;
+		bare_cpu = onex_bench_cpu_ns() - cpu0, bare_thread = k_thread_cpu_ns() - th0;
 		K.bare_hist = NULL;
 		if (bare_ns)
 			paused_ns = k_bare_batch(n, 60000, 1);
@@ -653,6 +662,8 @@ int onex_bench_real_kafka_run(struct onex_bench_ctx *ctx, struct onex_bench_resu
 		       host_rate);
 	onex_bench_add(res, "cpu_per_env", "ns", ONEX_BENCH_LOWER, ONEX_BENCH_SAMPLED,
 		       (double)host_cpu / (double)n);
+	onex_bench_add(res, "loop_busy", "%", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO,
+		       100.0 * (double)host_thread / (double)host_ns);
 	onex_bench_add_latency(res, "latency", &hh, ONEX_BENCH_SAMPLED,
 			       "wall-clock, request handed to the host -> its reply acknowledged by "
 			       "the broker (the host's ack)");
@@ -660,6 +671,8 @@ int onex_bench_real_kafka_run(struct onex_bench_ctx *ctx, struct onex_bench_resu
 		       bare_rate);
 	onex_bench_add(res, "ref_cpu_per_env", "ns", ONEX_BENCH_LOWER, ONEX_BENCH_SAMPLED,
 		       (double)bare_cpu / (double)n);
+	onex_bench_add(res, "ref_loop_busy", "%", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO,
+		       100.0 * (double)bare_thread / (double)bare_ns);
 	onex_bench_add(res, "ref_latency_p50", "us", ONEX_BENCH_LOWER, ONEX_BENCH_INFO,
 		       (double)onex_hist_value_at_percentile(&bh, 50.0) / 1e3);
 	onex_bench_add(res, "ref_latency_p99", "us", ONEX_BENCH_LOWER, ONEX_BENCH_INFO,
