@@ -88,8 +88,8 @@ static void usage(FILE *out)
 	      "  --version          print the version\n"
 	      "\n"
 	      "exit codes: 0 done; 1 a workload failed to run, compare found a\n"
-	      "regression, or run --strict saw a FAIL; 2 wrong command line or unreadable\n"
-	      "baseline\n",
+	      "regression or changed virtual-time results, or run --strict saw a FAIL;\n"
+	      "2 wrong command line, unreadable baseline, or no baseline at all\n",
 	      out);
 }
 
