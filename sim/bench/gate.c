@@ -258,6 +258,10 @@ static enum verdict compare_metric(struct gate_state *g, const char *wl, const c
 		snprintf(pv, sizeof(pv), "exact");
 		if (mc == mb) {
 			snprintf(verdict, sizeof(verdict), "same");
+		} else if (strcmp(name, "ir_per_env") == 0 && g->opt->ir_tolerance > 0 &&
+			   fabs(change) <= g->opt->ir_tolerance) {
+			snprintf(verdict, sizeof(verdict), "within --ir-tolerance %.4g%%",
+				 g->opt->ir_tolerance * 100);
 		} else if (lower || higher) {
 			int is_worse = lower ? mc > mb : mc < mb;
 			if (is_worse) {
@@ -411,6 +415,10 @@ unsigned onex_bench_gate(const json_t *baseline, const struct onex_bench_run *ru
 			     "exact metrics (instruction counts, virtual-time figures): any change "
 			     "in the worse direction\n",
 			opt->threshold * 100, opt->alpha);
+	if (opt->ir_tolerance > 0)
+		fprintf(out, "   instruction counts within %.4g%% of the baseline's count as the "
+			     "same (--ir-tolerance)\n",
+			opt->ir_tolerance * 100);
 	fprintf(out, "   %-16s %-22s %14s %14s %8s %8s  %s\n", "workload", "metric", "baseline",
 		"current", "change", "p-value", "verdict");
 	const char *name;

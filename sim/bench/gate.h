@@ -62,6 +62,13 @@ struct onex_bench_gate_options {
 	double threshold; /* relative, e.g. 0.05 */
 	double alpha;	  /* e.g. 0.05 */
 	int machine_independent_only; /* other machine: gate exact metrics and fingerprints only */
+	/*
+	 * Instruction counts (ir_per_env) within this relative distance of the
+	 * baseline's count as the same; 0 (the default): compared exactly.
+	 * A rebuild moves counts by a few Ir per envelope through code and
+	 * data layout alone (docs/BENCHMARKS.md).
+	 */
+	double ir_tolerance;
 };
 
 /*

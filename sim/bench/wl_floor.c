@@ -159,8 +159,7 @@ static int floor_run_once(struct onex_bench_ctx *ctx, struct onex_bench_result *
 	onex_bench_add(res, "release_ns", "ns", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, ph.release);
 	onex_bench_add(res, "memcpy_ns", "ns", ONEX_BENCH_LOWER, ONEX_BENCH_INFO,
 		       memcpy_ns(n * 100));
-	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO,
-		       (double)onex_bench_vmhwm_kb());
+	onex_bench_add_peak_rss(res, onex_bench_vmhwm_kb());
 	onex_bench_add(res, "envelope_bytes", "B", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO,
 		       (double)onex_bench_echo_envelope_len);
 	return 0;

@@ -256,7 +256,7 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 	onex_bench_add(res, "vs_reference", "x", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED, ratio);
 	onex_bench_add(res, "vs_reference_spread", "x", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO,
 		       onex_stats_max(ratios, rounds) - onex_stats_min(ratios, rounds));
-	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
+	onex_bench_add_peak_rss(res, hwm);
 	onex_bench_add(res, "requests", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
 	onex_bench_real_note(res,
 				"the same SELECT by random primary key, prepared, 1 connection, "

@@ -685,7 +685,7 @@ int onex_bench_real_kafka_run(struct onex_bench_ctx *ctx, struct onex_bench_resu
 		       paused_rate);
 	onex_bench_add(res, "vs_ref_pausing", "x", ONEX_BENCH_HIGHER, ONEX_BENCH_INFO,
 		       host_rate / paused_rate);
-	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
+	onex_bench_add_peak_rss(res, hwm);
 	onex_bench_add(res, "envelopes", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
 	onex_hist_release(&hh);
 	onex_hist_release(&bh);

@@ -83,6 +83,9 @@ static void usage(FILE *out)
 	      "  --baseline FILE    compare: the baseline to compare with\n"
 	      "  --threshold PCT    compare: smallest change that counts (default 5)\n"
 	      "  --alpha P          compare: significance level (default 0.05)\n"
+	      "  --ir-tolerance PCT compare: instruction counts within PCT % count as the\n"
+	      "                     same (default 0: exact; a rebuild moves them by a few\n"
+	      "                     Ir per envelope through code layout alone)\n"
 	      "  --out FILE         baseline / report: where to write\n"
 	      "  -h, --help         show this help\n"
 	      "  --version          print the version\n"
@@ -101,7 +104,7 @@ struct args {
 	int quick, no_ir, no_store, no_distribution, strict;
 	uint64_t seed;
 	const char *db, *scenarios, *baseline, *out, *callgrind_dir;
-	double threshold, alpha;
+	double threshold, alpha, ir_tolerance;
 	char name_buf[2048];
 	size_t name_used;
 };
@@ -162,6 +165,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "baseline", required_argument, NULL, 'b' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "alpha", required_argument, NULL, 'a' },
+		{ "ir-tolerance", required_argument, NULL, 'T' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "callgrind-dir", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -195,6 +199,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (parse_number(optarg, 0, 1000, &v) < 0)
 				return usage_error("--threshold takes a percentage, got '%s'", optarg);
 			a->threshold = v / 100.0;
+			break;
+		case 'T':
+			if (parse_number(optarg, 0, 100, &v) < 0)
+				return usage_error("--ir-tolerance takes a percentage, got '%s'", optarg);
+			a->ir_tolerance = v / 100.0;
 			break;
 		case 'a':
 			if (parse_number(optarg, 1e-9, 1, &v) < 0)
@@ -413,7 +422,7 @@ static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 	int failures = onex_bench_run_workloads(&run, names, n,
 						!a->no_ir && onex_bench_baseline_has_ir(baseline));
 	onex_bench_print_targets(&run);
-	struct onex_bench_gate_options opt = { a->threshold, a->alpha, cross };
+	struct onex_bench_gate_options opt = { a->threshold, a->alpha, cross, a->ir_tolerance };
 	unsigned regressions = onex_bench_gate(baseline, &run, &opt);
 	fprintf(ctx->out, "%s: %u regression(s)%s\n", regressions ? "REGRESSION" : "no regression",
 		regressions, cross ? " in the machine-independent figures (instruction counts, "

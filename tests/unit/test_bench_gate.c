@@ -106,7 +106,7 @@ static json_t *bmetric(const char *kind, const char *better, const double *v, si
 
 static unsigned gate(struct fixture *f, const json_t *b, int cross)
 {
-	struct onex_bench_gate_options opt = { 0.05, 0.05, cross };
+	struct onex_bench_gate_options opt = { 0.05, 0.05, cross, 0 };
 	unsigned n = onex_bench_gate(b, &f->run, &opt);
 	fflush(f->ctx.out);
 	return n;
@@ -146,6 +146,27 @@ static void test_fewer_instructions_is_an_improvement(void **state)
 	assert_non_null(strstr(text, "improved (exact)"));
 	assert_non_null(strstr(text, "1 exact change(s) (1 improved)"));
 	free(text);
+}
+
+static void test_ir_tolerance_is_opt_in_and_only_for_instructions(void **state)
+{
+	struct fixture *f = fixture_new();
+	double b[1] = { 195868.0 }, c[1] = { 195870.0 }, vb[1] = { 3000.0 }, vc[1] = { 3000.5 };
+	(void)state;
+	add_metric(f, "ir_per_env", ONEX_BENCH_LOWER, ONEX_BENCH_EXACT, c, 1);
+	add_metric(f, "virtual_latency_p50", ONEX_BENCH_LOWER, ONEX_BENCH_EXACT, vc, 1);
+	json_t *bl = baseline("x86_64-test-2cpu",
+			      json_pack("{s:o,s:o}", "ir_per_env", bmetric("exact", "lower", b, 1),
+					"virtual_latency_p50", bmetric("exact", "lower", vb, 1)));
+	struct onex_bench_gate_options opt = { 0.05, 0.05, 0, 0.0001 }; /* 0.01 % */
+	/* +2 Ir is within 0.01 %; the virtual-time figure stays exact. */
+	assert_int_equal(onex_bench_gate(bl, &f->run, &opt), 1);
+	fflush(f->ctx.out);
+	assert_non_null(strstr(f->text, "within --ir-tolerance"));
+	assert_non_null(strstr(f->text, "virtual_latency_p50"));
+	assert_non_null(strstr(f->text, "REGRESSION (exact"));
+	json_decref(bl);
+	fixture_free(f);
 }
 
 static void test_same_instructions_pass(void **state)
@@ -306,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_one_more_instruction_is_a_regression),
 		cmocka_unit_test(test_fewer_instructions_is_an_improvement),
 		cmocka_unit_test(test_same_instructions_pass),
+		cmocka_unit_test(test_ir_tolerance_is_opt_in_and_only_for_instructions),
 		cmocka_unit_test(test_exact_metric_without_direction_fails_on_any_change),
 		cmocka_unit_test(test_changed_fingerprint_fails),
 		cmocka_unit_test(test_same_fingerprint_passes),
