@@ -19,6 +19,9 @@
  *                    results) any change fails: "virtual-time results
  *                    changed", behaviour changed
  *   info metrics     never compared
+ *   "ref_*" metrics  the real workloads' reference loops (pgbench, bare
+ *                    librdkafka, bare libcurl): shown, never gated; their
+ *                    ratio to the unit ("vs_reference") is
  *
  * Across machine kinds (the baseline was made on another CPU) only the
  * machine-independent figures are gated: exact metrics and fingerprints.

@@ -260,6 +260,20 @@ static void test_sampled_regression_needs_size_and_significance(void **state)
 	free(text);
 }
 
+static void test_reference_figures_are_not_gated(void **state)
+{
+	struct fixture *f = fixture_new();
+	(void)state;
+	/* pgbench got 20 % slower: the reference's figure, not onex's. */
+	add_metric(f, "ref_throughput", ONEX_BENCH_HIGHER, ONEX_BENCH_SAMPLED, fast, 9);
+	json_t *bl = baseline("x86_64-test-2cpu", json_pack("{s:o}", "ref_throughput",
+							    bmetric("sampled", "higher", slow, 9)));
+	assert_int_equal(gate(f, bl, 0), 0);
+	assert_non_null(strstr(f->text, "not gated (the reference, not onex)"));
+	json_decref(bl);
+	fixture_free(f);
+}
+
 static void test_other_machine_times_are_not_gated(void **state)
 {
 	char *text;
@@ -332,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_changed_fingerprint_fails),
 		cmocka_unit_test(test_same_fingerprint_passes),
 		cmocka_unit_test(test_sampled_regression_needs_size_and_significance),
+		cmocka_unit_test(test_reference_figures_are_not_gated),
 		cmocka_unit_test(test_other_machine_times_are_not_gated),
 		cmocka_unit_test(test_pick_own_then_most_alike),
 	};
