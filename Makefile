@@ -206,7 +206,8 @@ bench-ir: deps
 bench-ir-run: $(BIN)/onex-bench
 	@$(BIN)/onex-bench ir $(BENCH_ARGS)
 
-# Repeat every workload and compare with this machine kind's baseline.
+# Repeat every workload and compare with this machine kind's baseline (none:
+# the most alike one, instruction counts and virtual-time results only).
 bench-compare: deps
 	@$(MAKE) --no-print-directory all
 	@$(BIN)/onex-bench compare $(BENCH_ARGS)

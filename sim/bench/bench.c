@@ -229,15 +229,31 @@ long onex_bench_vmrss_kb(void)
 	return status_kb("VmRSS");
 }
 
+static long rss_at_reset = -1; /* VmRSS right after the last onex_bench_rss_reset() */
+
 int onex_bench_rss_reset(void)
 {
 	malloc_trim(0);
+	rss_at_reset = -1;
 	int fd = open("/proc/self/clear_refs", O_WRONLY);
 	if (fd < 0)
 		return -1;
 	ssize_t n = write(fd, "5", 1);
 	close(fd);
-	return n == 1 ? 0 : -1;
+	if (n != 1)
+		return -1;
+	rss_at_reset = onex_bench_vmrss_kb();
+	return 0;
+}
+
+void onex_bench_add_peak_rss(struct onex_bench_result *res, long hwm_kb)
+{
+	if (hwm_kb < 0)
+		return;
+	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm_kb);
+	if (rss_at_reset >= 0)
+		onex_bench_add(res, "rss_growth", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO,
+			       (double)(hwm_kb > rss_at_reset ? hwm_kb - rss_at_reset : 0));
 }
 
 double onex_bench_calibrate_ns(void)

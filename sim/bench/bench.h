@@ -160,6 +160,15 @@ long onex_bench_maxrss_kb(void);	 /* getrusage ru_maxrss */
  */
 int onex_bench_rss_reset(void);
 
+/*
+ * Add "peak_rss" (hwm_kb: VmHWM read when the measured part ended) and
+ * "rss_growth" (hwm_kb minus VmRSS right after the last
+ * onex_bench_rss_reset(): what this workload added to the process at its
+ * peak), both info, kB. Nothing when hwm_kb < 0; no growth when the reset
+ * failed.
+ */
+void onex_bench_add_peak_rss(struct onex_bench_result *res, long hwm_kb);
+
 /* Keep the compiler from dropping a computation whose result is unused. */
 static inline void onex_bench_escape(const void *p)
 {

@@ -3,6 +3,7 @@
  */
 #include "gate.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,12 +114,102 @@ int onex_bench_baseline_has_ir(const json_t *baseline)
 	return 0;
 }
 
+/* ---- finding a baseline --------------------------------------------------------------- */
+
+/* "x86_64-intel-r-xeon-r-processor-2cpu" -> arch "x86_64", vendor "intel", cpus "2cpu". */
+static void kind_parts(const char *kind, char *arch, char *vendor, char *cpus, size_t size)
+{
+	const char *dash = strchr(kind, '-');
+	const char *last = strrchr(kind, '-');
+	snprintf(arch, size, "%.*s", dash ? (int)(dash - kind) : (int)strlen(kind), kind);
+	vendor[0] = cpus[0] = '\0';
+	if (!dash)
+		return;
+	const char *v = dash + 1, *vend = strchr(v, '-');
+	snprintf(vendor, size, "%.*s", vend ? (int)(vend - v) : (int)strlen(v), v);
+	if (last && last != dash)
+		snprintf(cpus, size, "%s", last + 1);
+}
+
+/* How alike two machine kinds are: same architecture 4, same CPU vendor 2, same CPU count 1. */
+static int kind_score(const char *a, const char *b)
+{
+	char aa[96], av[96], ac[96], ba[96], bv[96], bc[96];
+	kind_parts(a, aa, av, ac, sizeof(aa));
+	kind_parts(b, ba, bv, bc, sizeof(ba));
+	return 4 * (strcmp(aa, ba) == 0) + 2 * (strcmp(av, bv) == 0) + (strcmp(ac, bc) == 0);
+}
+
+int onex_bench_baseline_pick(const char *dir, const char *machine_kind, char *path,
+			     size_t size, FILE *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int best = -1;
+	char best_date[64] = "";
+	if (!d) {
+		fprintf(out, "no baseline directory %s\n", dir);
+		return -1;
+	}
+	snprintf(path, size, "%s/%s.json", dir, machine_kind);
+	FILE *own = fopen(path, "r");
+	if (own) {
+		fclose(own);
+		closedir(d);
+		return 0;
+	}
+	fprintf(out, "WARNING: no baseline for this machine kind (%s): %s does not exist.\n"
+		     "   baselines in %s:\n", machine_kind, path, dir);
+	path[0] = '\0';
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char file[4096], why[512];
+		if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+		json_t *b = onex_bench_baseline_load(file, why, sizeof(why));
+		if (!b) {
+			fprintf(out, "     %s: unreadable (%s)\n", file, why);
+			continue;
+		}
+		const char *kind = json_string_value(json_object_get(b, "machine_kind"));
+		const char *date = json_string_value(json_object_get(b, "date"));
+		int score = kind_score(kind ? kind : "", machine_kind);
+		fprintf(out, "     %s: %s, made %s at commit %.12s\n", file, kind ? kind : "?",
+			date ? date : "?",
+			json_string_value(json_object_get(b, "git_commit")) ?: "?");
+		if (score > best || (score == best && date && strcmp(date, best_date) > 0)) {
+			best = score;
+			snprintf(best_date, sizeof(best_date), "%s", date ? date : "");
+			snprintf(path, size, "%s", file);
+		}
+		json_decref(b);
+	}
+	closedir(d);
+	return path[0] ? 1 : -1;
+}
+
+int onex_bench_baseline_machine_independent(const json_t *bw)
+{
+	const char *key;
+	json_t *m;
+	if (json_object_get(bw, "fingerprint"))
+		return 1;
+	json_object_foreach(json_object_get(bw, "metrics"), key, m)
+	{
+		const char *kind = json_string_value(json_object_get(m, "kind"));
+		if (kind && strcmp(kind, "exact") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- the comparison ------------------------------------------------------------------ */
 
 struct gate_state {
 	const struct onex_bench_run *run;
 	const struct onex_bench_gate_options *opt;
-	unsigned regressions, compared, changed;
+	unsigned regressions, compared, changed, improved, behaviour;
 };
 
 static size_t samples_of(const json_t *m, double *out, size_t max)
@@ -163,18 +254,43 @@ static enum verdict compare_metric(struct gate_state *g, const char *wl, const c
 	int better_by = (lower && change < -g->opt->threshold) || (higher && change > g->opt->threshold);
 	g->compared++;
 	if (strcmp(kind, "exact") == 0) {
+		/* Deterministic: any difference is real, whatever its size. */
 		snprintf(pv, sizeof(pv), "exact");
-		if (worse) {
-			snprintf(verdict, sizeof(verdict), "REGRESSION (worse by more than %.0f%%)",
-				 g->opt->threshold * 100);
-			g->regressions++;
-			v = V_REGRESSION;
-		} else if (mc != mb) {
-			snprintf(verdict, sizeof(verdict), "%s", better_by ? "improved" : "changed");
+		if (mc == mb) {
+			snprintf(verdict, sizeof(verdict), "same");
+		} else if (strcmp(name, "ir_per_env") == 0 && g->opt->ir_tolerance > 0 &&
+			   fabs(change) <= g->opt->ir_tolerance) {
+			snprintf(verdict, sizeof(verdict), "within --ir-tolerance %.4g%%",
+				 g->opt->ir_tolerance * 100);
+		} else if (lower || higher) {
+			int is_worse = lower ? mc > mb : mc < mb;
+			if (is_worse) {
+				snprintf(verdict, sizeof(verdict), "REGRESSION (exact: any increase)");
+				if (!lower)
+					snprintf(verdict, sizeof(verdict),
+						 "REGRESSION (exact: any decrease)");
+				g->regressions++;
+				v = V_REGRESSION;
+			} else {
+				snprintf(verdict, sizeof(verdict), "improved (exact)");
+				g->improved++;
+			}
 			g->changed++;
 		} else {
-			snprintf(verdict, sizeof(verdict), "same");
+			snprintf(verdict, sizeof(verdict), "CHANGED (exact, no better direction)");
+			g->regressions++;
+			g->changed++;
+			v = V_REGRESSION;
 		}
+	} else if (g->opt->machine_independent_only) {
+		snprintf(pv, sizeof(pv), "-");
+		snprintf(verdict, sizeof(verdict), "not gated (other machine)");
+		g->compared--;
+	} else if (strncmp(name, "ref_", 4) == 0) {
+		/* The reference loop's own figures (pgbench, bare librdkafka, bare libcurl). */
+		snprintf(pv, sizeof(pv), "-");
+		snprintf(verdict, sizeof(verdict), "not gated (the reference, not onex)");
+		g->compared--;
 	} else {
 		struct onex_utest u;
 		onex_mann_whitney(base, nb, cm->samples, cm->n, &u);
@@ -250,17 +366,22 @@ static void compare_workload(struct gate_state *g, const char *name, const json_
 	if (fp && res->has_fingerprint) {
 		char now[32];
 		snprintf(now, sizeof(now), "%016llx", (unsigned long long)res->fingerprint);
-		if (strcmp(now, fp) != 0)
-			fprintf(out, "   %-16s virtual-time results changed (fingerprint %s -> %s): "
-				     "behaviour changed; review it, then refresh the baseline\n",
+		if (strcmp(now, fp) != 0) {
+			fprintf(out, "   %-16s FAIL: virtual-time results changed (fingerprint %s -> "
+				     "%s): behaviour changed; review it, then refresh the baseline\n",
 				name, fp, now);
+			g->behaviour++;
+		} else {
+			fprintf(out, "   %-16s virtual-time results identical (fingerprint %s)\n", name,
+				now);
+		}
 	}
 }
 
 unsigned onex_bench_gate(const json_t *baseline, const struct onex_bench_run *run,
 			 const struct onex_bench_gate_options *opt)
 {
-	struct gate_state g = { run, opt, 0, 0, 0 };
+	struct gate_state g = { run, opt, 0, 0, 0, 0, 0 };
 	FILE *out = run->ctx->out;
 	const char *kind = json_string_value(json_object_get(baseline, "machine_kind"));
 	fprintf(out, "== compare with the baseline (%s, commit %.12s, %s, %d repetitions)\n",
@@ -290,9 +411,19 @@ unsigned onex_bench_gate(const json_t *baseline, const struct onex_bench_run *ru
 			     "sizes differ, so the figures are not comparable\n",
 			json_is_true(json_object_get(baseline, "quick")) ? "with" : "without",
 			run->ctx->quick ? "with" : "without");
-	fprintf(out, "   regression = worse by more than %.1f%% and Mann-Whitney p < %.3f "
-		     "(exact metrics: worse by more than %.1f%%)\n",
-		opt->threshold * 100, opt->alpha, opt->threshold * 100);
+	if (opt->machine_independent_only)
+		fprintf(out, "   cross-machine comparison: only instruction counts and virtual-time "
+			     "results are gated (exactly); wall-clock and CPU figures are shown, "
+			     "not gated\n");
+	else
+		fprintf(out, "   regression = worse by more than %.1f%% and Mann-Whitney p < %.3f; "
+			     "exact metrics (instruction counts, virtual-time figures): any change "
+			     "in the worse direction\n",
+			opt->threshold * 100, opt->alpha);
+	if (opt->ir_tolerance > 0)
+		fprintf(out, "   instruction counts within %.4g%% of the baseline's count as the "
+			     "same (--ir-tolerance)\n",
+			opt->ir_tolerance * 100);
 	fprintf(out, "   %-16s %-22s %14s %14s %8s %8s  %s\n", "workload", "metric", "baseline",
 		"current", "change", "p-value", "verdict");
 	const char *name;
@@ -301,7 +432,9 @@ unsigned onex_bench_gate(const json_t *baseline, const struct onex_bench_run *ru
 	{
 		compare_workload(&g, name, bw);
 	}
-	fprintf(out, "   %u metrics compared: %u regression(s), %u exact change(s)\n\n", g.compared,
-		g.regressions, g.changed);
-	return g.regressions;
+	fprintf(out,
+		"   %u metrics compared: %u regression(s), %u exact change(s) (%u improved), "
+		"%u workload(s) with changed virtual-time results\n\n",
+		g.compared, g.regressions, g.changed, g.improved, g.behaviour);
+	return g.regressions + g.behaviour;
 }

@@ -436,22 +436,50 @@ static void targets_ir(struct target_ctx *t)
 			"not counted (run with valgrind installed and without --no-ir)");
 }
 
-static void targets_memory(struct target_ctx *t)
+/*
+ * Targets that compare one workload's metric with a fixed bound: one row
+ * each. The real-unit ratios ("vs_reference") are measured inside each
+ * repetition (the unit and its reference loop back to back), so the
+ * median ratio decides.
+ */
+struct bound_target {
+	const char *what;     /* the PASS/FAIL line */
+	const char *workload; /* whose metric */
+	const char *metric;
+	int at_most;	      /* 1: value <= bound; 0: value >= bound */
+	double bound;
+	double scale;	      /* printed value = value / scale */
+	const char *fmt;      /* printf of the printed value */
+};
+
+static const struct bound_target bound_targets[] = {
+	{ "10 nodes idle <= 16 MB RSS", "memory-idle", "peak_rss", 1, 16.0 * 1024, 1024,
+	  "%.1f MB peak" },
+	{ "10 000 envelopes in flight <= 64 MB RSS", "memory-inflight", "peak_rss", 1,
+	  64.0 * 1024, 1024, "%.1f MB peak" },
+	{ "real-kafka >= 0.7x the bare librdkafka loop", "real-kafka", "vs_reference", 0, 0.7, 1,
+	  "%.3fx (median of the per-repetition ratios)" },
+	{ "real-db >= 0.8x pgbench -S -M prepared", "real-db", "vs_reference", 0, 0.8, 1,
+	  "%.3fx (median of the per-repetition ratios)" },
+	{ "real-http >= 0.8x bare libcurl", "real-http", "vs_reference", 0, 0.8, 1,
+	  "%.3fx (median of the per-repetition ratios)" },
+};
+
+static void targets_bounds(struct target_ctx *t)
 {
-	const struct onex_bench_result *idle = usable(t->run, "memory-idle");
-	const struct onex_bench_result *busy = usable(t->run, "memory-inflight");
-	if (idle) {
-		double kb = onex_bench_value(idle, "peak_rss", 0);
-		verdict(t, 1, kb <= 16.0 * 1024, "10 nodes idle <= 16 MB RSS", "%.1f MB peak", kb / 1024);
-	} else {
-		verdict(t, 0, 0, "10 nodes idle <= 16 MB RSS", "memory-idle not run");
-	}
-	if (busy) {
-		double kb = onex_bench_value(busy, "peak_rss", 0);
-		verdict(t, 1, kb <= 64.0 * 1024, "10 000 envelopes in flight <= 64 MB RSS", "%.1f MB peak",
-			kb / 1024);
-	} else {
-		verdict(t, 0, 0, "10 000 envelopes in flight <= 64 MB RSS", "memory-inflight not run");
+	for (size_t i = 0; i < sizeof(bound_targets) / sizeof(bound_targets[0]); i++) {
+		const struct bound_target *bt = &bound_targets[i];
+		const struct onex_bench_result *r = usable(t->run, bt->workload);
+		const struct onex_bench_result *any = onex_bench_run_find(t->run, bt->workload);
+		if (!r || !onex_bench_metric_find(r, bt->metric)) {
+			verdict(t, 0, 0, bt->what, "%s %s", bt->workload,
+				any && any->note[0] && !any->available ? any->note : "not run");
+			continue;
+		}
+		double v = onex_bench_value(r, bt->metric, 0);
+		char shown[160];
+		snprintf(shown, sizeof(shown), bt->fmt, v / bt->scale);
+		verdict(t, 1, bt->at_most ? v <= bt->bound : v >= bt->bound, bt->what, "%s", shown);
 	}
 }
 
@@ -502,7 +530,7 @@ unsigned onex_bench_print_targets(struct onex_bench_run *run)
 		return t.failed;
 	}
 	targets_speed(&t);
-	targets_memory(&t);
+	targets_bounds(&t);
 	targets_plan(&t);
 	for (size_t i = 0; i < run->count; i++)
 		if (!run->results[i].available && run->results[i].measured)

@@ -102,7 +102,7 @@ static int echo_run(struct onex_bench_ctx *ctx, struct onex_bench_result *res,
 		       cpu / (double)n / floor_cpu);
 	onex_bench_add_latency(res, "latency", &h, ONEX_BENCH_SAMPLED,
 			       "wall-clock round trip: publish to reply consumed");
-	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
+	onex_bench_add_peak_rss(res, hwm);
 	if (c->trace)
 		onex_bench_add(res, "trace_bytes_per_env", "B", ONEX_BENCH_LOWER,
 			       ONEX_BENCH_EXACT, trace_per_env);

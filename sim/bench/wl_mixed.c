@@ -230,7 +230,7 @@ static int mixed_run_once(struct onex_bench_ctx *ctx, struct onex_bench_result *
 		       cpu / (double)n);
 	onex_bench_add(res, "cpu_vs_floor", "x", ONEX_BENCH_LOWER, ONEX_BENCH_SAMPLED,
 		       cpu / (double)n / floor_cpu);
-	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
+	onex_bench_add_peak_rss(res, hwm);
 	onex_bench_add(res, "virtual_seconds", "s", ONEX_BENCH_NEITHER, ONEX_BENCH_EXACT, virtual_s);
 	onex_bench_add(res, "envelopes", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
 	onex_bench_fingerprint(res, m.fingerprint);

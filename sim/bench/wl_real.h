@@ -15,11 +15,11 @@ int onex_bench_real_kafka_run(struct onex_bench_ctx *ctx, struct onex_bench_resu
 			      unsigned rep);
 
 /*
- * Write the target's verdict into res->note (printed above the workload's
- * table): the median of "vs_reference" against `min_ratio`, and `how`.
+ * Write res->note (printed above the workload's table): the median of
+ * "vs_reference" and `how` the two sides were measured. The PASS/FAIL
+ * verdict is in the target list (runner.c), not here.
  */
-void onex_bench_real_verdict(struct onex_bench_result *res, const char *target,
-			     double min_ratio, const char *how);
+void onex_bench_real_note(struct onex_bench_result *res, const char *how);
 
 /* A prerequisite is missing: say why, record nothing. Returns 0. */
 int onex_bench_real_unavailable(struct onex_bench_result *res, const char *fmt, ...)

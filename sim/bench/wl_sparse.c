@@ -110,7 +110,7 @@ static int sparse_run_once(struct onex_bench_ctx *ctx, struct onex_bench_result 
 		       cpu / (double)DAY_S / floor_cpu);
 	onex_bench_add_latency(res, "latency", &h, ONEX_BENCH_SAMPLED,
 			       "wall-clock round trip of each envelope");
-	onex_bench_add(res, "peak_rss", "kB", ONEX_BENCH_LOWER, ONEX_BENCH_INFO, (double)hwm);
+	onex_bench_add_peak_rss(res, hwm);
 	onex_bench_add(res, "virtual_seconds", "s", ONEX_BENCH_NEITHER, ONEX_BENCH_EXACT, virt / 1e9);
 	onex_bench_add(res, "envelopes", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)DAY_S);
 	onex_hist_release(&h);

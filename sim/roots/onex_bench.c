@@ -52,8 +52,11 @@ static void usage(FILE *out)
 	      "  compare   run the baseline's workloads at least 9 times (default baseline:\n"
 	      "            " DEFAULT_BASELINE_DIR "/<this machine kind>.json) and flag a\n"
 	      "            regression when a metric is worse by more than the threshold\n"
-	      "            and the Mann-Whitney U test gives p < alpha (instruction counts\n"
-	      "            and virtual-time figures: compared exactly, threshold only)\n"
+	      "            and the Mann-Whitney U test gives p < alpha; instruction counts\n"
+	      "            and virtual-time figures compare exactly (any worse change is a\n"
+	      "            regression, a changed virtual-time fingerprint fails). Without\n"
+	      "            this machine kind's baseline: list the baselines and compare with\n"
+	      "            the most alike one, gating only those machine-independent figures\n"
 	      "  baseline  run at least 9 repetitions and write a baseline\n"
 	      "            (default " DEFAULT_BASELINE_DIR "/<machine-kind>.json)\n"
 	      "  ir        only the instruction counts (what `make bench-ir` runs)\n"
@@ -80,13 +83,16 @@ static void usage(FILE *out)
 	      "  --baseline FILE    compare: the baseline to compare with\n"
 	      "  --threshold PCT    compare: smallest change that counts (default 5)\n"
 	      "  --alpha P          compare: significance level (default 0.05)\n"
+	      "  --ir-tolerance PCT compare: instruction counts within PCT % count as the\n"
+	      "                     same (default 0: exact; a rebuild moves them by a few\n"
+	      "                     Ir per envelope through code layout alone)\n"
 	      "  --out FILE         baseline / report: where to write\n"
 	      "  -h, --help         show this help\n"
 	      "  --version          print the version\n"
 	      "\n"
 	      "exit codes: 0 done; 1 a workload failed to run, compare found a\n"
-	      "regression, or run --strict saw a FAIL; 2 wrong command line or unreadable\n"
-	      "baseline\n",
+	      "regression or changed virtual-time results, or run --strict saw a FAIL;\n"
+	      "2 wrong command line, unreadable baseline, or no baseline at all\n",
 	      out);
 }
 
@@ -98,7 +104,7 @@ struct args {
 	int quick, no_ir, no_store, no_distribution, strict;
 	uint64_t seed;
 	const char *db, *scenarios, *baseline, *out, *callgrind_dir;
-	double threshold, alpha;
+	double threshold, alpha, ir_tolerance;
 	char name_buf[2048];
 	size_t name_used;
 };
@@ -159,6 +165,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "baseline", required_argument, NULL, 'b' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "alpha", required_argument, NULL, 'a' },
+		{ "ir-tolerance", required_argument, NULL, 'T' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "callgrind-dir", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
@@ -192,6 +199,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (parse_number(optarg, 0, 1000, &v) < 0)
 				return usage_error("--threshold takes a percentage, got '%s'", optarg);
 			a->threshold = v / 100.0;
+			break;
+		case 'T':
+			if (parse_number(optarg, 0, 100, &v) < 0)
+				return usage_error("--ir-tolerance takes a percentage, got '%s'", optarg);
+			a->ir_tolerance = v / 100.0;
 			break;
 		case 'a':
 			if (parse_number(optarg, 1e-9, 1, &v) < 0)
@@ -339,17 +351,58 @@ static int cmd_baseline(const struct args *a, struct onex_bench_ctx *ctx)
 	return failures || rc < 0 ? 1 : 0;
 }
 
+/*
+ * The workloads to run: those named, or the baseline's; across machine
+ * kinds only those with machine-independent figures (instruction counts,
+ * virtual-time results), the rest would be run for nothing.
+ */
+static size_t compare_names(const struct args *a, const json_t *baseline, int cross,
+			    const char **names, FILE *out)
+{
+	size_t n = a->name_count;
+	if (n) {
+		memcpy(names, a->names, n * sizeof(names[0]));
+		return n;
+	}
+	const char *all[NAMES_MAX];
+	size_t total = onex_bench_baseline_workloads(baseline, all, NAMES_MAX);
+	for (size_t i = 0; i < total; i++) {
+		const json_t *bw = json_object_get(json_object_get(baseline, "workloads"), all[i]);
+		if (!cross || onex_bench_baseline_machine_independent(bw))
+			names[n++] = all[i];
+		else
+			fprintf(out, "   skipped %s: no instruction counts or virtual-time results, "
+				     "nothing comparable across machines\n",
+				all[i]);
+	}
+	return n;
+}
+
 static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 {
 	struct onex_bench_run run;
 	char why[512];
 	const char *names[NAMES_MAX];
 	char path[4096];
+	onex_bench_run_init(&run, ctx, "compare");
 	if (a->baseline) {
 		snprintf(path, sizeof(path), "%s", a->baseline);
-	} else { /* this machine kind's committed baseline */
-		onex_bench_run_init(&run, ctx, "compare");
-		snprintf(path, sizeof(path), DEFAULT_BASELINE_DIR "/%s.json", run.machine_kind);
+	} else { /* this machine kind's committed baseline, else the most alike one */
+		int found = onex_bench_baseline_pick(DEFAULT_BASELINE_DIR, run.machine_kind, path,
+						     sizeof(path), ctx->out);
+		if (found < 0) {
+			fprintf(stderr, BINARY ": no baseline in " DEFAULT_BASELINE_DIR
+					       " (make one with '" BINARY " baseline', or give "
+					       "--baseline FILE)\n");
+			return 2;
+		}
+		if (found == 1)
+			fprintf(ctx->out,
+				"   comparing with the most alike one, %s: wall-clock and CPU times "
+				"of another machine mean nothing here, so only instruction counts and "
+				"virtual-time results are gated. For a full gate make this machine's "
+				"baseline: " BINARY " baseline (>= 9 repetitions, on a quiet machine)\n",
+				path);
 	}
 	json_t *baseline = onex_bench_baseline_load(path, why, sizeof(why));
 	if (!baseline) {
@@ -357,12 +410,11 @@ static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 			a->baseline ? "" : " (make one with '" BINARY " baseline', or give --baseline FILE)");
 		return 2;
 	}
-	fprintf(ctx->out, "baseline: %s\n", path);
-	size_t n = a->name_count;
-	if (n)
-		memcpy(names, a->names, n * sizeof(names[0]));
-	else
-		n = onex_bench_baseline_workloads(baseline, names, NAMES_MAX);
+	const char *kind = json_string_value(json_object_get(baseline, "machine_kind"));
+	int cross = !kind || strcmp(kind, run.machine_kind) != 0;
+	fprintf(ctx->out, "baseline: %s%s\n", path,
+		cross ? " (another machine kind: machine-independent figures only)" : "");
+	size_t n = compare_names(a, baseline, cross, names, ctx->out);
 	if (ctx->repetitions < ONEX_BENCH_REPS_GATE_MIN)
 		ctx->repetitions = ONEX_BENCH_REPS_GATE_MIN;
 	onex_bench_run_init(&run, ctx, "compare");
@@ -370,10 +422,11 @@ static int cmd_compare(struct args *a, struct onex_bench_ctx *ctx)
 	int failures = onex_bench_run_workloads(&run, names, n,
 						!a->no_ir && onex_bench_baseline_has_ir(baseline));
 	onex_bench_print_targets(&run);
-	struct onex_bench_gate_options opt = { a->threshold, a->alpha };
+	struct onex_bench_gate_options opt = { a->threshold, a->alpha, cross, a->ir_tolerance };
 	unsigned regressions = onex_bench_gate(baseline, &run, &opt);
-	fprintf(ctx->out, "%s: %u regression(s)\n", regressions ? "REGRESSION" : "no regression",
-		regressions);
+	fprintf(ctx->out, "%s: %u regression(s)%s\n", regressions ? "REGRESSION" : "no regression",
+		regressions, cross ? " in the machine-independent figures (instruction counts, "
+				     "virtual-time results)" : "");
 	store(a, &run);
 	onex_bench_run_release(&run);
 	json_decref(baseline);
