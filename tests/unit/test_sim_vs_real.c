@@ -324,24 +324,29 @@ static unsigned compare_replies(const char *scenario, const char *bus, const str
 /* ---- the host ---------------------------------------------------------------------- */
 
 /*
- * libfaketime's frozen CLOCK_REALTIME makes librdkafka's timed waits (which
- * libfaketime does not translate here) expire at once, and rd_kafka_new()
- * then fails ("Timed out waiting for 1 background thread(s) to
- * initialize"). On Kafka the clock is therefore frozen only from
- * KAFKA_FAKE_AFTER_S after the start (FAKETIME_START_AFTER_SECONDS), once
- * the client threads run, and the requests are produced after that.
+ * On stdio, FAKETIME freezes the wall clock for the host's whole life. On
+ * Kafka that cannot be: libfaketime's frozen CLOCK_REALTIME makes
+ * librdkafka's timed waits (which libfaketime does not translate here)
+ * expire at once, so rd_kafka_new() fails ("Timed out waiting for 1
+ * background thread(s) to initialize") and the client threads spin. The
+ * Kafka host therefore reads its clock spec from a file (FAKETIME_TIMESTAMP_FILE,
+ * re-read on every call): "+0" (the real time) while librdkafka starts,
+ * the frozen epoch while the requests are produced and answered, "+0" again
+ * before it is stopped.
  */
-#define KAFKA_FAKE_AFTER_S 1
-
-static void host_env(char env[][600], const char *conninfo, int kafka, const char **list)
+static void host_env(char env[][600], const char *conninfo, const char *clock_file,
+		     const char **list)
 {
 	snprintf(env[0], 600, "LD_PRELOAD=%s", FAKETIME_LIB);
-	snprintf(env[1], 600, "FAKETIME=%s", FAKETIME_AT); /* no '@': the clock stands still */
+	if (clock_file)
+		snprintf(env[1], 600, "FAKETIME_TIMESTAMP_FILE=%s", clock_file);
+	else
+		snprintf(env[1], 600, "FAKETIME=%s", FAKETIME_AT); /* no '@': the clock stands still */
 	snprintf(env[2], 600, "FAKETIME_DONT_FAKE_MONOTONIC=1"); /* timers, libcurl, librdkafka */
 	snprintf(env[3], 600, "TZ=UTC");
 	snprintf(env[4], 600, "ONEX_DIFF_PG=%s", conninfo);
 	snprintf(env[5], 600, "SHUTDOWN_GRACE_SECONDS=5");
-	snprintf(env[6], 600, "FAKETIME_START_AFTER_SECONDS=%d", kafka ? KAFKA_FAKE_AFTER_S : 0);
+	snprintf(env[6], 600, "FAKETIME_NO_CACHE=%d", clock_file ? 1 : 0);
 	for (int i = 0; i < 7; i++)
 		list[i] = env[i];
 	list[7] = NULL;
@@ -374,7 +379,7 @@ static unsigned run_stdio(const char *path, const struct onex_scenario *sc,
 	snprintf(contract, sizeof(contract), "%s/stdio.yaml", dir);
 	write_contract(contract, "    kind: \"stdio\"\n");
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)sc->seed);
-	host_env(env, conninfo, 0, envp);
+	host_env(env, conninfo, NULL, envp);
 	char *input = requests_text(sc, sim);
 	const char *argv[] = { host_bin, "--id-seed", seed, contract, NULL };
 	struct spawn_opts o = { input, strlen(input), envp, 0, 0, 30000 };
@@ -443,7 +448,10 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 	write_contract(contract, bus);
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)sc->seed);
 	snprintf(log, sizeof(log), "%s/kafka-%u.log", dir, n);
-	host_env(env, conninfo, 1, envp);
+	char clock_file[128];
+	snprintf(clock_file, sizeof(clock_file), "%s/clock", dir);
+	write_text(clock_file, "+0\n");
+	host_env(env, conninfo, clock_file, envp);
 
 	pid_t parent = getpid(), pid = fork();
 	assert_true(pid >= 0);
@@ -462,7 +470,20 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 		dprintf(2, "exec %s: %s\n", host_bin, strerror(errno));
 		_exit(127);
 	}
-	sleep_ms(KAFKA_FAKE_AFTER_S * 1000 + 300); /* the clock stands still from now on */
+	/* librdkafka's threads run once the bus logs that it consumes: then freeze the clock. */
+	for (int waited = 0;; waited += 20) {
+		char *text = slurp(log);
+		int up = strstr(text, "kafka bus: consuming") != NULL;
+		free(text);
+		if (up)
+			break;
+		if (waited > 15000 || waitpid(pid, NULL, WNOHANG) == pid) {
+			char *early = slurp(log);
+			fail_msg("%s: onex-host on Kafka did not start:\n%.3000s", path, early);
+		}
+		sleep_ms(20);
+	}
+	write_text(clock_file, FAKETIME_AT "\n");
 	/* kcat as the independent client: produce the requests, read the replies. */
 	char *input = requests_text(sc, sim);
 	const char *produce[] = { KCAT, "-b", kmock.bootstrap, "-P", "-t", in, NULL };
@@ -477,18 +498,10 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 				  "-c", count, "-q", "-f", "%s\\n", "-X", "fetch.wait.max.ms=5",
 				  NULL };
 	struct spawn_opts co = { .timeout_ms = 15000 };
-	int status = 0;
-	if (waitpid(pid, &status, WNOHANG) == pid) { /* it did not start: no reply can come */
-		char *early = slurp(log);
-		fail_msg("%s: onex-host on Kafka exited at once:\n%.3000s", path, early);
-	}
 	assert_int_equal(spawn_run(consume, &co, &res), 0);
+	write_text(clock_file, "+0\n"); /* real time again, so it can stop */
 
-	/*
-	 * Stopped by its PID; it exits after its consumer left the group, a
-	 * wait that lasts its full 5 s under the frozen clock: the next
-	 * scenario runs meanwhile, and stop_hosts() collects the exit.
-	 */
+	/* Stopped by its PID; stop_hosts() collects the exit while the next scenario runs. */
 	kill(pid, SIGTERM);
 	char *host_log = slurp(log);
 	unsigned d = compare_replies(sc->name, "kafka", sim, res.out, host_log);
@@ -521,11 +534,12 @@ static unsigned stop_hosts(void)
 		}
 		if (killed || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			char *host_log = slurp(stopping[i].log);
-			print_message("%s: onex-host on Kafka %s (status 0x%x); its log:\n%.3000s\n",
+			size_t n = strlen(host_log);
+			print_message("%s: onex-host on Kafka %s (status 0x%x); its log ends:\n%s\n",
 				      stopping[i].name,
 				      killed ? "did not stop within 15 s of SIGTERM and was killed"
 					     : "did not exit 0",
-				      (unsigned)status, host_log);
+				      (unsigned)status, host_log + (n > 3000 ? n - 3000 : 0));
 			free(host_log);
 			failed++;
 		}
