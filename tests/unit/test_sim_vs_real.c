@@ -479,6 +479,8 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 			break;
 		if (waited > 15000 || waitpid(pid, NULL, WNOHANG) == pid) {
 			char *early = slurp(log);
+			kill(pid, SIGKILL); /* by its PID */
+			waitpid(pid, NULL, 0);
 			fail_msg("%s: onex-host on Kafka did not start:\n%.3000s", path, early);
 		}
 		sleep_ms(20);
