@@ -47,6 +47,8 @@
 #include "spawn.h"
 
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+/* The thread-safe build, for the Kafka host: librdkafka's threads read the clock too. */
+#define FAKETIME_MT_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 /* onex-sim's wall clock at virtual time 0 (sim/world.h ONEX_SIM_EPOCH_NS), frozen. */
 #define FAKETIME_AT "2025-01-01 00:00:00"
 #define KCAT "/usr/bin/kcat"
@@ -337,7 +339,7 @@ static unsigned compare_replies(const char *scenario, const char *bus, const str
 static void host_env(char env[][600], const char *conninfo, const char *clock_file,
 		     const char **list)
 {
-	snprintf(env[0], 600, "LD_PRELOAD=%s", FAKETIME_LIB);
+	snprintf(env[0], 600, "LD_PRELOAD=%s", clock_file ? FAKETIME_MT_LIB : FAKETIME_LIB);
 	if (clock_file)
 		snprintf(env[1], 600, "FAKETIME_TIMESTAMP_FILE=%s", clock_file);
 	else
@@ -350,6 +352,19 @@ static void host_env(char env[][600], const char *conninfo, const char *clock_fi
 	for (int i = 0; i < 7; i++)
 		list[i] = env[i];
 	list[7] = NULL;
+}
+
+/*
+ * The Kafka host's clock spec, replaced atomically (write, then rename): the
+ * host re-reads the file on every clock call and would take an empty or
+ * half-written one for "no fake time".
+ */
+static void write_clock(const char *clock_file, const char *spec)
+{
+	char tmp[160];
+	snprintf(tmp, sizeof(tmp), "%s.new", clock_file);
+	write_text(tmp, spec);
+	assert_int_equal(rename(tmp, clock_file), 0);
 }
 
 static char *requests_text(const struct onex_scenario *sc, const struct run *sim)
@@ -450,7 +465,7 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 	snprintf(log, sizeof(log), "%s/kafka-%u.log", dir, n);
 	char clock_file[128];
 	snprintf(clock_file, sizeof(clock_file), "%s/clock", dir);
-	write_text(clock_file, "+0\n");
+	write_clock(clock_file, "+0\n");
 	host_env(env, conninfo, clock_file, envp);
 
 	pid_t parent = getpid(), pid = fork();
@@ -485,7 +500,7 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 		}
 		sleep_ms(20);
 	}
-	write_text(clock_file, FAKETIME_AT "\n");
+	write_clock(clock_file, FAKETIME_AT "\n");
 	/* kcat as the independent client: produce the requests, read the replies. */
 	char *input = requests_text(sc, sim);
 	const char *produce[] = { KCAT, "-b", kmock.bootstrap, "-P", "-t", in, NULL };
@@ -501,7 +516,7 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 				  NULL };
 	struct spawn_opts co = { .timeout_ms = 15000 };
 	assert_int_equal(spawn_run(consume, &co, &res), 0);
-	write_text(clock_file, "+0\n"); /* real time again, so it can stop */
+	write_clock(clock_file, "+0\n"); /* real time again, so it can stop */
 
 	/* Stopped by its PID; stop_hosts() collects the exit while the next scenario runs. */
 	kill(pid, SIGTERM);
@@ -689,8 +704,10 @@ static int group_setup(void **state)
 				"normal build: make && build/bin/tests/test_sim_vs_real)\n");
 		return 0;
 	}
-	if (access(FAKETIME_LIB, R_OK) != 0 || access(KCAT, X_OK) != 0) {
-		fprintf(stderr, "test_sim_vs_real needs %s and %s (make deps)\n", FAKETIME_LIB, KCAT);
+	if (access(FAKETIME_LIB, R_OK) != 0 || access(FAKETIME_MT_LIB, R_OK) != 0 ||
+	    access(KCAT, X_OK) != 0) {
+		fprintf(stderr, "test_sim_vs_real needs %s, %s and %s (make deps)\n", FAKETIME_LIB,
+			FAKETIME_MT_LIB, KCAT);
 		return 0;
 	}
 	/* The mock first: it forks, and this process has no librdkafka handle yet. */
