@@ -158,12 +158,39 @@ static int stub_response(struct stub *s, const json_t *resp, size_t i,
 		if (strcmp(lower, "content-type") == 0)
 			ctype = json_string_value(v);
 	}
-	if (body && json_is_string(body) && contains_json(ctype)) {
-		s->resp_body = json_loadb(json_string_value(body), json_string_length(body),
-					  JSON_DECODE_ANY, NULL);
+	/*
+	 * What a real server sends and libcurl returns (the differential test,
+	 * docs/BACKENDS.md "Simulation equals reality"): the body's bytes are the
+	 * string as written, anything else as compact JSON, nothing for null or
+	 * absent; the reply's body is those bytes parsed when the content type
+	 * names JSON and they parse, else the text ("" for no body); and the
+	 * response carries content-length, except for 204 and 304.
+	 */
+	char *text = NULL;
+	size_t len = 0;
+	if (json_is_string(body)) {
+		len = json_string_length(body);
+		text = malloc(len + 1);
+		if (text)
+			memcpy(text, json_string_value(body), len + 1);
+	} else if (body && !json_is_null(body)) {
+		text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+		len = text ? strlen(text) : 0;
 	}
+	if (body && !json_is_null(body) && !text)
+		return stub_fail(err, i, ".response.body: out of memory");
+	if (len && contains_json(ctype))
+		s->resp_body = json_loadb(text, len, JSON_DECODE_ANY, NULL);
 	if (!s->resp_body)
-		s->resp_body = body ? json_deep_copy(body) : json_null();
+		s->resp_body = json_stringn(text ? text : "", len);
+	free(text);
+	if (!s->resp_body)
+		return stub_fail(err, i, ".response.body is not valid UTF-8 text");
+	if (s->status != 204 && s->status != 304 && !json_object_get(s->headers, "content-length")) {
+		char n[32];
+		snprintf(n, sizeof(n), "%zu", len);
+		json_object_set_new(s->headers, "content-length", json_string(n));
+	}
 	return 0;
 }
 

@@ -717,7 +717,7 @@ static int parse_top(struct parser *p)
 	static const char *const keys[] = { "name", "description", "seed", "contract", "lenient",
 					    "production", "fixtures", "faults", "nodes",
 					    "expect_startup_failure", "steps", "invariants",
-					    "expect_violations", "settle_ms", NULL };
+					    "expect_violations", "settle_ms", "real", NULL };
 	struct onex_scenario *sc = p->sc;
 	const struct onex_yaml_node *root = p->doc.root, *v;
 	char desc[1024];
@@ -748,6 +748,9 @@ static int parse_top(struct parser *p)
 		return -1;
 	if ((v = onex_yaml_map_get(root, "production")) &&
 	    get_bool(p, v, "production", &sc->production) < 0)
+		return -1;
+	/* `real` changes nothing in simulation: the differential test reads it. */
+	if ((v = onex_yaml_map_get(root, "real")) && get_bool(p, v, "real", &sc->real) < 0)
 		return -1;
 	if (parse_contract(p, onex_yaml_map_get(root, "contract")) < 0)
 		return -1;

@@ -88,6 +88,7 @@ struct onex_scenario {
 	char *description;
 	uint64_t seed;
 	int lenient, production;
+	int real; /* `real: true`: also run, unchanged, against the real units (tests/unit/test_sim_vs_real.c) */
 	/* The contract: a path (resolved) or inline text (JSON) with its line. */
 	char contract_path[ONEX_PATH_BYTES_MAX];
 	char *contract_inline; /* YAML (or JSON for a flow-style mapping) text */

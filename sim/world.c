@@ -543,7 +543,6 @@ const struct onex_wiring onex_sim_wiring = {
 struct onex_sim_world *onex_sim_world_new(uint64_t seed, int want_trace)
 {
 	struct onex_sim_world *w = calloc(1, sizeof(*w));
-	struct onex_prng ids_stream;
 	if (!w)
 		return NULL;
 	w->seed = seed;
@@ -552,8 +551,8 @@ struct onex_sim_world *onex_sim_world_new(uint64_t seed, int want_trace)
 	w->loop = onex_sim_scheduler_loop(w->sched);
 	w->clock = onex_sim_scheduler_clock(w->sched);
 	onex_prng_init(&w->prng, seed);
-	onex_prng_fork(&w->prng, "ids", &ids_stream);
-	w->ids = onex_seeded_ids_new(&ids_stream);
+	/* The "ids" fork of the root: the derivation onex-host --id-seed repeats. */
+	w->ids = onex_seeded_ids_from_seed(seed);
 	w->log.ops = &sim_log_ops;
 	w->log.min_level = ONEX_LOG_INFO;
 	return w;

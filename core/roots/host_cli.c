@@ -19,6 +19,7 @@
 
 #include "contract.h"
 #include "host.h"
+#include "seeded_ids.h"
 #include "system_units.h"
 #include "version.h"
 
@@ -28,6 +29,8 @@ struct cli_args {
 	int dry_run, describe, lenient;
 	unsigned inflight;
 	enum onex_log_level log_level;
+	int id_seeded; /* --id-seed: deterministic ids, for replay and differential tests */
+	uint64_t id_seed;
 };
 
 static void usage(FILE *out, const struct onex_host_cli_profile *p)
@@ -52,6 +55,10 @@ static void usage(FILE *out, const struct onex_host_cli_profile *p)
 		"  --inflight N         envelopes handled at once (default 1: sequential)\n"
 		"  --log-level LEVEL    debug, info, warn or error (default info); logs\n"
 		"                       are JSON lines on stderr\n"
+		"  --id-seed N          for replay and differential testing only: draw\n"
+		"                       ids from onex-sim's generator for scenario seed N\n"
+		"                       (the ids a scenario with that seed sees), not\n"
+		"                       from getrandom; never in production\n"
 		"  --version            print the version and exit\n"
 		"  -h, --help           show this help\n"
 		"\n"
@@ -106,6 +113,7 @@ static int parse_args(int argc, char **argv, const struct onex_host_cli_profile 
 		{ "lenient", no_argument, NULL, 'l' },
 		{ "inflight", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "id-seed", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -138,6 +146,17 @@ static int parse_args(int argc, char **argv, const struct onex_host_cli_profile 
 					p->binary, optarg);
 				return 1;
 			}
+			break;
+		case 'S':
+			errno = 0;
+			unsigned long long seed = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "%s: --id-seed takes a number from 0 to "
+					"18446744073709551615, got '%s'\n", p->binary, optarg);
+				return 1;
+			}
+			a->id_seeded = 1;
+			a->id_seed = (uint64_t)seed;
 			break;
 		case 'V': printf("%s %s\n", p->binary, ONEX_VERSION); return -1;
 		case 'h': usage(stdout, p); return -1;
@@ -343,7 +362,7 @@ int onex_host_cli_main(int argc, char **argv, const struct onex_host_cli_profile
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout is a write error, not a death */
 	onex_error_clear(&err);
 	w.clock = onex_system_clock_new();
-	w.ids = onex_uuid4_ids_new();
+	w.ids = a.id_seeded ? onex_seeded_ids_from_seed(a.id_seed) : onex_uuid4_ids_new();
 	w.log = onex_stderr_log_new(w.clock, a.log_level);
 	w.loop = onex_epoll_loop_new(&err);
 	if (!w.clock || !w.ids || !w.log || !w.loop) {
@@ -354,6 +373,10 @@ int onex_host_cli_main(int argc, char **argv, const struct onex_host_cli_profile
 	} else {
 		onex_log(w.log, ONEX_LOG_INFO, NULL, NULL, "%s %s starting with %s", p->binary,
 			 ONEX_VERSION, a.contract_path);
+		if (a.id_seeded)
+			onex_log(w.log, ONEX_LOG_WARN, NULL, NULL, "--id-seed %llu: ids are "
+				 "deterministic (replay and differential testing only)",
+				 (unsigned long long)a.id_seed);
 		rc = load_contract(p, &a, &contract) < 0 ? ONEX_EXIT_CONTRACT
 							: run_host(p, &a, contract, &w);
 	}

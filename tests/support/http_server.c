@@ -247,10 +247,92 @@ static _Noreturn void reset_and_exit(int fd)
 }
 
 /* Serve one request; -1 closes the connection. */
+/* ---- stub mode: answers from a file of onex-sim HTTP stubs -------------------------- */
+
+static char stub_file[512]; /* set before the fork; "" = the fixed routes */
+
+/* The path part of a stub URL ("http://users.test/a?b" -> "/a?b"). */
+static const char *url_path(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? strchr(p + 3, '/') : NULL;
+	return p ? p : "/";
+}
+
+static int body_matches(const json_t *want, const struct request *rq)
+{
+	if (!want)
+		return 1;
+	if (json_is_string(want))
+		return rq->body_len == json_string_length(want) &&
+		       memcmp(rq->body, json_string_value(want), rq->body_len) == 0;
+	json_t *got = rq->body ? json_loadb(rq->body, rq->body_len, JSON_DECODE_ANY, NULL) : NULL;
+	int same = got && json_equal(got, (json_t *)want);
+	json_decref(got);
+	return same;
+}
+
+/* The first stub whose method, URL path and (when given) body match, as the fake does. */
+static int route_stub(int fd, const struct request *rq)
+{
+	json_t *stubs = json_load_file(stub_file, 0, NULL), *st;
+	size_t i;
+	int rc = -2;
+	json_array_foreach(stubs, i, st) {
+		const char *method = json_string_value(json_object_get(st, "method"));
+		const char *url = json_string_value(json_object_get(st, "url"));
+		const json_t *resp = json_object_get(st, "response");
+		if (!method || !url || !resp || strcasecmp(method, rq->method) != 0 ||
+		    strcmp(url_path(url), rq->path) != 0 ||
+		    !body_matches(json_object_get(st, "body"), rq))
+			continue;
+		const json_t *status = json_object_get(resp, "status");
+		const json_t *body = json_object_get(resp, "body");
+		int code = status ? (int)json_integer_value(status) : 200;
+		char head[8192];
+		size_t n = (size_t)snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n", code,
+					    reason(code));
+		const char *name;
+		const json_t *v;
+		json_object_foreach((json_t *)json_object_get(resp, "headers"), name, v)
+			if (n < sizeof(head))
+				n += (size_t)snprintf(head + n, sizeof(head) - n, "%s: %s\r\n", name,
+						      json_string_value(v));
+		char *text = NULL;
+		size_t len = 0;
+		if (json_is_string(body)) {
+			text = strdup(json_string_value(body));
+			len = json_string_length(body);
+		} else if (body && !json_is_null(body)) {
+			text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+			len = text ? strlen(text) : 0;
+		}
+		if (code != 204 && code != 304 && n < sizeof(head))
+			n += (size_t)snprintf(head + n, sizeof(head) - n, "Content-Length: %zu\r\n",
+					      len);
+		if (n + 2 < sizeof(head)) {
+			memcpy(head + n, "\r\n", 2);
+			n += 2;
+		}
+		rc = send_all(fd, head, n) < 0 || (len && send_all(fd, text, len) < 0) ? -1 : 0;
+		free(text);
+		break;
+	}
+	json_decref(stubs);
+	if (rc == -2) {
+		char text[1200];
+		snprintf(text, sizeof(text), "no stub for %s %s", rq->method, rq->path);
+		rc = respond_text(fd, 404, text);
+	}
+	return rc;
+}
+
 static int route(int fd, const struct request *rq)
 {
 	const char *p = rq->path;
 	unsigned long n;
+	if (stub_file[0])
+		return route_stub(fd, rq);
 	if (sscanf(p, "/status/%lu", &n) == 1) {
 		char text[64];
 		if (n == 204 || n == 304)
@@ -406,6 +488,15 @@ int http_server_start(struct http_server *srv)
 	close(fds[0]);
 	srv->port = port;
 	return 0;
+}
+
+int http_server_start_stubs(struct http_server *srv, const char *stubs_path)
+{
+	if (snprintf(stub_file, sizeof(stub_file), "%s", stubs_path) >= (int)sizeof(stub_file))
+		return -1;
+	int rc = http_server_start(srv);
+	stub_file[0] = '\0'; /* the parent's copy; the server keeps its own */
+	return rc;
 }
 
 void http_server_stop(struct http_server *srv)

@@ -43,6 +43,19 @@ struct http_server {
 /* Fork the server and wait until it listens. 0, or -1 (nothing to stop). */
 int http_server_start(struct http_server *srv);
 
+/*
+ * Stub mode, for the differential test (test_sim_vs_real.c): instead of the
+ * routes above, answer from the onex-sim HTTP stubs (docs/SCENARIOS.md) in
+ * the JSON array file `stubs_path`, read again for every request (so the
+ * test may rewrite it between scenarios). The first stub whose method, URL
+ * path (the origin is ignored) and, when given, body (structurally, or
+ * byte for byte for a string) match answers with its status, its headers
+ * as written, Content-Length (not for 204/304) and its body (a string as
+ * is, anything else as compact JSON, null or absent: empty). No match:
+ * 404 "no stub for METHOD PATH". latency_ms and error stubs are not served.
+ */
+int http_server_start_stubs(struct http_server *srv, const char *stubs_path);
+
 /* Kill the server (SIGTERM, then waitpid); its connection children die with
  * it. Safe to call twice. */
 void http_server_stop(struct http_server *srv);

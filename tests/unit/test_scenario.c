@@ -85,6 +85,21 @@ static void test_types_and_shape(void **state)
 	expect_error("name: t\ncontract: x.yaml\nsteps: []\n", 1, 1, "missing required key 'description'");
 }
 
+static void test_real_flag(void **state)
+{
+	(void)state;
+	struct onex_scenario *sc = load_ok(HEAD "steps: []\n");
+	assert_int_equal(sc->real, 0);
+	onex_scenario_free(sc);
+	sc = load_ok(HEAD "real: true\nsteps: []\n");
+	assert_int_equal(sc->real, 1);
+	onex_scenario_free(sc);
+	sc = load_ok(HEAD "real: false\nsteps: []\n");
+	assert_int_equal(sc->real, 0);
+	onex_scenario_free(sc);
+	expect_error(HEAD "real: yes please\nsteps: []\n", 4, 7, "real must be");
+}
+
 static void test_references_must_be_defined_earlier(void **state)
 {
 	(void)state;
@@ -245,6 +260,7 @@ static void test_expect_log_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_flag),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_types_and_shape),
 		cmocka_unit_test(test_references_must_be_defined_earlier),

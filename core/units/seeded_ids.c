@@ -53,6 +53,14 @@ struct onex_ids *onex_seeded_ids_new(const struct onex_prng *stream)
 	return &self->base;
 }
 
+struct onex_ids *onex_seeded_ids_from_seed(uint64_t seed)
+{
+	struct onex_prng root, stream;
+	onex_prng_init(&root, seed);
+	onex_prng_fork(&root, "ids", &stream);
+	return onex_seeded_ids_new(&stream);
+}
+
 uint64_t onex_seeded_ids_count(const struct onex_ids *ids)
 {
 	return ids_self(ids)->count;

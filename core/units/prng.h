@@ -1,5 +1,6 @@
 /*
- * prng.h - the simulation's seeded pseudo-random number generator.
+ * prng.h - a seeded pseudo-random number generator (the simulation's, and
+ * the hosts' --id-seed).
  *
  * xoshiro256** (Blackman & Vigna, 2018) seeded through splitmix64, so any
  * 64-bit seed (0 included) gives a well-mixed, non-zero state. One scenario
@@ -10,8 +11,8 @@
  * Pure computation: no globals, no wall time, the same numbers on every
  * platform (all arithmetic is on uint64_t, no floating point).
  */
-#ifndef ONEX_SIM_PRNG_H
-#define ONEX_SIM_PRNG_H
+#ifndef ONEX_UNITS_PRNG_H
+#define ONEX_UNITS_PRNG_H
 
 #include <stddef.h>
 #include <stdint.h>
