@@ -338,7 +338,9 @@ static void on_deliver(void *arg, const struct onex_bus_message *msg)
 	rq->host = host;
 	rq->token = msg->token;
 	rq->counted = 1;
-	snprintf(rq->position, sizeof(rq->position), "%s", msg->position);
+	size_t n = strnlen(msg->position, sizeof(rq->position) - 1); /* cut like snprintf */
+	memcpy(rq->position, msg->position, n);
+	rq->position[n] = '\0';
 	rq->next = host->requests;
 	if (host->requests)
 		host->requests->prev = rq;
