@@ -8,7 +8,8 @@
  * other UTF-8 sequence copied as is after the same validity check jansson
  * makes; integers in decimal; reals as "%.17g" with the locale's decimal
  * point made '.', ".0" appended when neither '.' nor 'e' is present and
- * the exponent's '+' and leading zeros removed.
+ * the exponent's '+' and leading zeros removed (short exact reals such as
+ * 9.5 or 120.0 are written without snprintf, see short_real).
  */
 #include "json_out.h"
 
@@ -178,17 +179,89 @@ static void write_integer(struct onex_json_out *o, json_int_t v)
 	onex_json_out_bytes(o, p, (size_t)(buf + sizeof(buf) - p));
 }
 
+#define SEVENTEEN_DIGITS 100000000000000000ull /* 10^17 */
+
+/*
+ * The fast form of "%.17g" + jansson's fix-ups, for the common reals: when
+ * |v| is exactly N / 10^k with N below 10^17 (so %.17g prints it exactly,
+ * no rounding) and its decimal exponent is at least -4 (so %g picks the
+ * fixed form), the text is N's digits with the point k places from the
+ * right, ".0" when k is 0. Returns the length written into buf (at least
+ * 32 bytes), or 0 for every other value (zero, subnormals, exponent forms,
+ * values needing more digits): snprintf then. The point is '.', as
+ * jansson's from_locale makes it.
+ */
+static size_t short_real(double v, char *buf)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	unsigned bexp = (unsigned)(bits >> 52) & 0x7FF;
+	if (bexp == 0 || bexp == 0x7FF)
+		return 0;
+	uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+	int e = (int)bexp - 1075; /* |v| = m * 2^e */
+	int tz = __builtin_ctzll(m);
+	m >>= tz;
+	e += tz;
+	uint64_t n;
+	int k;
+	if (e >= 0) { /* an integer: m * 2^e */
+		if (e >= 57 || m >= (SEVENTEEN_DIGITS >> e))
+			return 0;
+		n = m << e;
+		k = 0;
+	} else { /* m odd: |v| = m * 5^k / 10^k exactly */
+		k = -e;
+		if (k > 17)
+			return 0;
+		n = m;
+		for (int i = 0; i < k; i++) {
+			if (n >= SEVENTEEN_DIGITS / 5)
+				return 0;
+			n *= 5;
+		}
+	}
+	char digits[20];
+	int nd = 0;
+	for (uint64_t t = n; t; t /= 10)
+		digits[nd++] = (char)('0' + t % 10); /* least significant first */
+	if (nd - 1 - k < -4) /* %g would use the exponent form */
+		return 0;
+	size_t len = 0;
+	if (bits >> 63)
+		buf[len++] = '-';
+	if (nd <= k) {
+		buf[len++] = '0';
+	} else {
+		for (int i = nd - 1; i >= k; i--)
+			buf[len++] = digits[i];
+	}
+	buf[len++] = '.';
+	if (k == 0) {
+		buf[len++] = '0';
+	} else {
+		for (int i = k - 1; i >= 0; i--)
+			buf[len++] = i < nd ? digits[i] : '0';
+	}
+	return len;
+}
+
 /* jansson's jsonp_dtostr with precision 17. */
 static void write_real(struct onex_json_out *o, double value)
 {
 	char buf[100];
+	size_t quick = short_real(value, buf);
+	if (quick) {
+		onex_json_out_bytes(o, buf, quick);
+		return;
+	}
 	int ret = snprintf(buf, sizeof(buf), "%.17g", value);
 	if (ret < 0 || (size_t)ret >= sizeof(buf)) {
 		o->failed = 1;
 		return;
 	}
 	size_t length = (size_t)ret;
-	const char *point = localeconv()->decimal_point;
+	const char *point = strchr(buf, '.') ? "." : localeconv()->decimal_point;
 	if (*point != '.') {
 		char *pos = strchr(buf, *point);
 		if (pos)

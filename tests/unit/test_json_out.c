@@ -89,6 +89,28 @@ static void test_values_by_hand(void **state)
 		expect_same(r);
 		json_decref(r);
 	}
+	/* Exact binary fractions and integers: the writer's snprintf-free path and its edges. */
+	for (int j = -60; j <= 60; j++) {
+		for (int64_t i = -300; i <= 300; i += 7) {
+			json_t *r = json_real(ldexp((double)i, j));
+			expect_same(r);
+			json_decref(r);
+		}
+		for (int64_t i = 1; i < (INT64_C(1) << 54); i = i * 3 + 1) {
+			json_t *r = json_real(ldexp((double)i, j));
+			expect_same(r);
+			json_decref(r);
+		}
+	}
+	double edges[] = { 1e16, 1e17, 99999999999999984.0, 72057594037927936.0,
+			   144115188075855872.0, 0.0001220703125, 0.00006103515625, 0.0001,
+			   0.5, 0.25, 1.5, 1234567.125, 0x1p-20, 0x1.fffffffffffffp52, -0.0,
+			   0.0, 5e-324, 2.2250738585072014e-308 };
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		json_t *r = json_real(edges[i]);
+		expect_same(r);
+		json_decref(r);
+	}
 	json_t *ints[] = { json_integer(INT64_MIN), json_integer(INT64_MAX),
 			   json_integer(-10), json_integer(10) };
 	for (size_t i = 0; i < 4; i++) {
