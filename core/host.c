@@ -170,8 +170,8 @@ static void publish_reply(struct request *rq, struct onex_reply_spec *spec)
 			host->stats.responded_error++;
 	}
 	free(slow);
-	if (out == &local)
-		onex_json_out_release(&local);
+	if (out == &local || out->cap > ONEX_HOST_REPLY_BUFFER_KEEP_BYTES)
+		onex_json_out_release(out);
 	host->out_busy--;
 	if (!rq->publish_pending)
 		on_published(rq, -1, &err);
