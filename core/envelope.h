@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "handler_type.h"
+#include "json_out.h"
 #include "uuid.h"
 
 #define ONEX_ENVELOPE_VERSION "1.0"
@@ -108,6 +109,17 @@ struct onex_reply_spec {
  * metadata.original_target_node kept. Ownership: new reference.
  */
 json_t *onex_envelope_build_reply(const struct onex_reply_spec *spec);
+
+/*
+ * Write the reply of onex_envelope_build_reply(spec) straight into `out`
+ * (reset first), byte for byte what onex_envelope_encode() of that tree
+ * gives, without building the tree. Unlike build_reply, nothing is
+ * stolen: spec->payload and spec->error_extra stay the caller's. Returns 0,
+ * or -1 when the writer could not (out of memory, invalid UTF-8, nesting
+ * beyond ONEX_JSON_OUT_DEPTH_MAX): then build + encode with jansson, which
+ * gives the same bytes or fails the same way.
+ */
+int onex_envelope_write_reply(const struct onex_reply_spec *spec, struct onex_json_out *out);
 
 /*
  * A JSON string for text that should be UTF-8 but may not be (library

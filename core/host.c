@@ -52,6 +52,8 @@ struct onex_host {
 	uint64_t grace_timer;
 	int grace_armed;
 	struct onex_host_stats stats;
+	struct onex_json_out out; /* reply bytes, reused from reply to reply */
+	int out_busy;		  /* `out` is in use further up the stack */
 };
 
 static void request_unlink_free(struct request *rq)
@@ -120,15 +122,39 @@ static void on_published(void *arg, int status, const struct onex_error *err)
 	request_maybe_free(rq);
 }
 
-/* Encode and publish `reply` (stolen) for rq. */
-static void publish_reply(struct request *rq, json_t *reply, int success)
+/*
+ * Encode and publish the reply of `spec` for rq (spec->payload and
+ * spec->error_extra are consumed). The bytes are written straight into the
+ * host's reused buffer (onex_envelope_write_reply); only when that writer
+ * cannot is the jansson tree built and encoded, which gives the same bytes.
+ * The bus copies what it keeps, so the buffer is free again on return.
+ */
+static void publish_reply(struct request *rq, struct onex_reply_spec *spec)
 {
 	struct onex_host *host = rq->host;
 	struct onex_error err;
+	struct onex_json_out local, *out = &host->out;
+	const char *data = NULL;
+	char *slow = NULL;
 	size_t len = 0;
-	char *data = onex_envelope_encode(reply, &len);
+	int success = spec->success;
 
-	json_decref(reply);
+	if (host->out_busy) { /* a bus that publishes re-entrantly: not ours to reuse */
+		onex_json_out_init(&local);
+		out = &local;
+	}
+	host->out_busy++;
+	if (onex_envelope_write_reply(spec, out) == 0) {
+		data = out->data;
+		len = out->len;
+		json_decref(spec->payload);
+		json_decref(spec->error_extra);
+	} else {
+		json_t *reply = onex_envelope_build_reply(spec);
+		data = slow = onex_envelope_encode(reply, &len);
+		json_decref(reply);
+	}
+	spec->payload = spec->error_extra = NULL;
 	rq->replied = 1;
 	onex_error_clear(&err);
 	if (!data) {
@@ -143,7 +169,10 @@ static void publish_reply(struct request *rq, json_t *reply, int success)
 		else
 			host->stats.responded_error++;
 	}
-	free(data);
+	free(slow);
+	if (out == &local || out->cap > ONEX_HOST_REPLY_BUFFER_KEEP_BYTES)
+		onex_json_out_release(out);
+	host->out_busy--;
 	if (!rq->publish_pending)
 		on_published(rq, -1, &err);
 }
@@ -174,7 +203,7 @@ static void reply_error(struct request *rq, struct onex_error *err, json_t *extr
 	onex_log(host->env.log, ONEX_LOG_WARN, rq->env.correlation_id,
 		 rq->env.envelope_id, "%s%s%s: %s", positioned ? "" : rq->position,
 		 positioned ? "" : ": ", onex_error_code_name(err->code), err->text);
-	publish_reply(rq, onex_envelope_build_reply(&spec), 0);
+	publish_reply(rq, &spec);
 }
 
 static void on_timeout(void *arg)
@@ -230,7 +259,7 @@ static void on_handler_done(void *arg, struct onex_handler_result *result)
 	spec.payload = result->payload;
 	result->payload = NULL;
 	onex_handler_result_release(result);
-	publish_reply(rq, onex_envelope_build_reply(&spec), 1);
+	publish_reply(rq, &spec);
 }
 
 /* Fill what the host may assign (spec §6, REFERENCE "Requests it accepts"). */
@@ -309,7 +338,9 @@ static void on_deliver(void *arg, const struct onex_bus_message *msg)
 	rq->host = host;
 	rq->token = msg->token;
 	rq->counted = 1;
-	snprintf(rq->position, sizeof(rq->position), "%s", msg->position);
+	size_t n = strnlen(msg->position, sizeof(rq->position) - 1); /* cut like snprintf */
+	memcpy(rq->position, msg->position, n);
+	rq->position[n] = '\0';
 	rq->next = host->requests;
 	if (host->requests)
 		host->requests->prev = rq;
@@ -576,5 +607,6 @@ void onex_host_free(struct onex_host *host)
 		free(rq);
 	}
 	onex_node_registry_release(&host->nodes);
+	onex_json_out_release(&host->out);
 	free(host);
 }

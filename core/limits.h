@@ -23,6 +23,15 @@
 #define ONEX_TOPIC_BYTES_MAX 249u /* Kafka's own topic-name limit */
 #define ONEX_PATH_BYTES_MAX 4096u
 
+/*
+ * Nesting the direct JSON writer (json_out.c) follows before it hands the
+ * value to jansson's own encoder instead (same bytes, slower).
+ */
+#define ONEX_JSON_OUT_DEPTH_MAX 256u
+/* The host keeps its reply buffer between replies up to this size; a
+ * larger one (a big reply) is freed once published. */
+#define ONEX_HOST_REPLY_BUFFER_KEEP_BYTES (64u * 1024u)
+
 /* Host: envelopes being handled at once (v0.1 is sequential: 1). */
 #define ONEX_HOST_INFLIGHT_DEFAULT 1u
 #define ONEX_HOST_INFLIGHT_MAX 10000u

@@ -316,6 +316,39 @@ static void test_oversized_payload_is_rejected(void **state)
 	world_close(&w);
 }
 
+/* A big reply (beyond the buffer the host keeps) and small ones around it, all whole. */
+static void test_big_and_small_replies_in_turn(void **state)
+{
+	struct world w;
+	(void)state;
+	world_open(&w, 0);
+	size_t n = ONEX_HOST_REPLY_BUFFER_KEEP_BYTES * 3;
+	char *big = malloc(n + 64);
+	int head = snprintf(big, 64, "{\"operation\":\"local.echo\",\"payload\":{\"s\":\"");
+	memset(big + head, 'y', n);
+	memcpy(big + (size_t)head + n, "\"}}", 4);
+	send(&w, "{\"operation\":\"local.echo\",\"payload\":{\"k\":\"small 1\"}}");
+	send(&w, big);
+	send(&w, "{\"operation\":\"local.echo\",\"payload\":{\"k\":\"small 2\"}}");
+	run_for(&w, 10 * MS);
+	assert_int_equal(reply_count(&w), 3);
+	json_t *r = reply(&w, 0);
+	assert_string_equal(str(json_object_get(r, "payload"), "k"), "small 1");
+	json_decref(r);
+	r = reply(&w, 1);
+	assert_true(json_is_true(json_object_get(r, "success")));
+	const char *s = str(json_object_get(r, "payload"), "s");
+	assert_int_equal(strlen(s), n);
+	assert_int_equal(s[0], 'y');
+	assert_int_equal(s[n - 1], 'y');
+	json_decref(r);
+	r = reply(&w, 2);
+	assert_string_equal(str(json_object_get(r, "payload"), "k"), "small 2");
+	json_decref(r);
+	free(big);
+	world_close(&w);
+}
+
 static void test_routing_errors(void **state)
 {
 	struct world w;
@@ -503,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_missing_ids_are_assigned_by_the_host),
 		cmocka_unit_test(test_bad_input_is_answered_and_the_loop_goes_on),
 		cmocka_unit_test(test_oversized_payload_is_rejected),
+		cmocka_unit_test(test_big_and_small_replies_in_turn),
 		cmocka_unit_test(test_routing_errors),
 		cmocka_unit_test(test_handler_errors_and_transform),
 		cmocka_unit_test(test_timeout_replies_once),
