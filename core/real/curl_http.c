@@ -2,7 +2,10 @@
  * curl_http.c - the http handler on libcurl's multi interface, driven by
  * the loop port (see curl_http.h).
  *
- * Shape: one CURLM per handler, one CURL easy handle per call. libcurl's
+ * Shape: one CURLM per handler, one CURL easy handle per call, taken from
+ * a small pool of idle handles (curl_easy_reset between calls: no option
+ * of one call reaches the next; connections live in the multi handle's
+ * cache either way). libcurl's
  * socket callback becomes fd watches, its timer callback one loop timer;
  * both loop callbacks call curl_multi_socket_action() and then collect the
  * finished transfers. A call lives on exactly one of two lists:
@@ -70,6 +73,9 @@ struct curl_http {
 	/* descriptors we watch for libcurl, to unwatch whatever it forgets */
 	int *fds;
 	size_t nfds, fds_cap;
+	/* idle easy handles, reset, for the next calls */
+	CURL *idle[ONEX_CURL_HTTP_EASY_IDLE_MAX];
+	unsigned nidle;
 	struct call *active, *scheduled;
 	unsigned inflight;
 	/* counters for health_check */
@@ -528,6 +534,34 @@ static void result_from(struct curl_http *self, struct call *c, CURLcode rc)
 
 /* ---- call lifetime ---------------------------------------------------------------- */
 
+/* An easy handle with libcurl's defaults: an idle one, or a new one. */
+static CURL *easy_take(struct curl_http *self)
+{
+	return self->nidle ? self->idle[--self->nidle] : curl_easy_init();
+}
+
+/*
+ * Give back an easy handle that is out of the multi handle. It is reset at
+ * once: every option goes back to libcurl's default, so it keeps no pointer
+ * into the finished call (headers, body, private) and no option of that
+ * call reaches the next one.
+ */
+static void easy_put(struct curl_http *self, CURL *e)
+{
+	if (self->nidle < ONEX_CURL_HTTP_EASY_IDLE_MAX && self->multi) {
+		curl_easy_reset(e);
+		self->idle[self->nidle++] = e;
+	} else {
+		curl_easy_cleanup(e);
+	}
+}
+
+static void easy_drop_idle(struct curl_http *self)
+{
+	while (self->nidle)
+		curl_easy_cleanup(self->idle[--self->nidle]);
+}
+
 static void call_free(struct call *c)
 {
 	if (c->easy) {
@@ -586,7 +620,7 @@ static void transfer_end(struct curl_http *self, struct call *c)
 		self->connections_opened += (uint64_t)connects;
 	list_unlink(&self->active, c);
 	curl_multi_remove_handle(self->multi, c->easy);
-	curl_easy_cleanup(c->easy);
+	easy_put(self, c->easy);
 	c->easy = NULL;
 }
 
@@ -856,7 +890,7 @@ static int start(struct curl_http *self, const char *url, struct call *c)
 {
 	CURL *e;
 	int bad = 0;
-	if (!(c->resp_headers = json_object()) || !(e = c->easy = curl_easy_init()))
+	if (!(c->resp_headers = json_object()) || !(e = c->easy = easy_take(self)))
 		return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"HTTP %s request failed: out of memory", c->method);
 #define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
@@ -883,7 +917,7 @@ static int start(struct curl_http *self, const char *url, struct call *c)
 #undef SET
 	bad |= set_method(c);
 	if (bad || curl_multi_add_handle(self->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
+		easy_put(self, e);
 		c->easy = NULL;
 		return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"HTTP %s request failed: libcurl refused the "
@@ -1069,6 +1103,7 @@ static void http_shutdown(struct onex_handler *h)
 			 "http handler shut down with %llu requests in flight; each "
 			 "was answered with HANDLER_EXECUTION_ERROR",
 			 (unsigned long long)self->cancelled);
+	easy_drop_idle(self);
 	if (self->multi)
 		curl_multi_cleanup(self->multi); /* closes cached connections */
 	self->multi = NULL;
