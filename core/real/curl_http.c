@@ -47,7 +47,8 @@ struct call {
 	char *url_shown;	 /* the URL for messages, credentials replaced */
 	char *body;		 /* request body (owned), NULL = none */
 	size_t body_len;
-	struct curl_slist *req_headers;
+	struct curl_slist *req_headers; /* ours, then one of the handler's tails */
+	struct curl_slist *req_last;	/* our last node (NULL: none of ours) */
 	char *resp; /* response body so far */
 	size_t resp_len, resp_cap;
 	json_t *resp_headers; /* of the latest response; lower-cased names */
@@ -73,6 +74,15 @@ struct curl_http {
 	/* descriptors we watch for libcurl, to unwatch whatever it forgets */
 	int *fds;
 	size_t nfds, fds_cap;
+	/*
+	 * The headers every request ends with, built once: tails of the
+	 * per-call header list (the call's own nodes link to one of them).
+	 * tail[ua][ae]: with our User-Agent (ua) / Accept-Encoding (ae) line,
+	 * each left out when the payload names that header; "Expect:" last.
+	 */
+	struct curl_slist tail_nodes[4];
+	struct curl_slist *tail[2][2];
+	char accept_encoding[64];
 	/* idle easy handles, reset, for the next calls */
 	CURL *idle[ONEX_CURL_HTTP_EASY_IDLE_MAX];
 	unsigned nidle;
@@ -568,7 +578,10 @@ static void call_free(struct call *c)
 		curl_multi_remove_handle(c->self->multi, c->easy);
 		curl_easy_cleanup(c->easy);
 	}
-	curl_slist_free_all(c->req_headers);
+	if (c->req_last) { /* the tail is the handler's */
+		c->req_last->next = NULL;
+		curl_slist_free_all(c->req_headers);
+	}
 	json_decref(c->resp_headers);
 	free(c->resp);
 	free(c->body);
@@ -745,16 +758,24 @@ static int add_header(struct call *c, const char *line, struct onex_handler_resu
 		return -1;
 	}
 	c->req_headers = l;
+	c->req_last = c->req_last ? c->req_last->next : l;
 	return 0;
 }
 
-/* The payload's headers, then ours: no Expect, and a content-type for JSON. */
-static int build_headers(struct call *c, const json_t *headers, int json_body,
-			 struct onex_handler_result *r)
+/*
+ * The payload's headers, then ours: a content-type for JSON, then the
+ * handler's tail (User-Agent and Accept-Encoding unless the payload names
+ * them, and "Expect:": no 100-continue round trip). libcurl leaves out its
+ * own User-Agent and Accept-Encoding lines when the list has them, so they
+ * are built once here instead of formatted by libcurl for every request;
+ * CURLOPT_ACCEPT_ENCODING stays set, so responses are still decoded.
+ */
+static int build_headers(struct curl_http *self, struct call *c, const json_t *headers,
+			 int json_body, struct onex_handler_result *r)
 {
 	const char *name;
 	const json_t *v;
-	int has_ctype = 0;
+	int has_ctype = 0, has_ua = 0, has_ae = 0;
 	json_object_foreach((json_t *)headers, name, v) {
 		char *line = header_line(name, v, r);
 		if (!line) {
@@ -765,6 +786,8 @@ static int build_headers(struct call *c, const json_t *headers, int json_body,
 			return -1;
 		}
 		has_ctype |= strcasecmp(name, "content-type") == 0;
+		has_ua |= strcasecmp(name, "user-agent") == 0;
+		has_ae |= strcasecmp(name, "accept-encoding") == 0;
 		int rc = add_header(c, line, r);
 		free(line);
 		if (rc < 0)
@@ -775,7 +798,48 @@ static int build_headers(struct call *c, const json_t *headers, int json_body,
 		if (add_header(c, json_body ? "Content-Type: application/json"
 					    : "Content-Type:", r) < 0)
 			return -1;
-	return add_header(c, "Expect:", r); /* no 100-continue round trip */
+	if (c->req_last)
+		c->req_last->next = self->tail[!has_ua][!has_ae];
+	else
+		c->req_headers = self->tail[!has_ua][!has_ae];
+	return 0;
+}
+
+/*
+ * The Accept-Encoding line libcurl would send for CURLOPT_ACCEPT_ENCODING ""
+ * (every encoding it decodes, in its order), or "" when it decodes none.
+ */
+static void accept_encoding_line(char *out, size_t size)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+	const char *sep = "";
+	int n = snprintf(out, size, "Accept-Encoding: ");
+	if (v->features & CURL_VERSION_LIBZ)
+		n += snprintf(out + n, size - (size_t)n, "%sdeflate, gzip", sep), sep = ", ";
+	if (v->features & CURL_VERSION_BROTLI)
+		n += snprintf(out + n, size - (size_t)n, "%sbr", sep), sep = ", ";
+	if (v->features & CURL_VERSION_ZSTD)
+		n += snprintf(out + n, size - (size_t)n, "%szstd", sep), sep = ", ";
+	if (!*sep)
+		out[0] = '\0';
+}
+
+/* The four tails of every request's header list (see struct curl_http). */
+static void build_tails(struct curl_http *self)
+{
+	static char ua[] = "User-Agent: onex/" ONEX_VERSION, expect[] = "Expect:";
+	struct curl_slist *n = self->tail_nodes, *ae;
+	accept_encoding_line(self->accept_encoding, sizeof(self->accept_encoding));
+	n[0] = (struct curl_slist){ expect, NULL };
+	/* Without our Accept-Encoding line libcurl writes its own, as before. */
+	ae = self->accept_encoding[0] ? &n[1] : &n[0];
+	n[1] = (struct curl_slist){ self->accept_encoding, &n[0] };
+	n[2] = (struct curl_slist){ ua, ae };
+	n[3] = (struct curl_slist){ ua, &n[0] };
+	self->tail[0][0] = &n[0];
+	self->tail[0][1] = ae;
+	self->tail[1][0] = &n[3];
+	self->tail[1][1] = &n[2];
 }
 
 /* payload.body -> c->body: a string as-is, other JSON encoded. 1 when JSON. */
@@ -859,7 +923,7 @@ static int prepare(struct curl_http *self, const struct onex_envelope *req, stru
 		return -1;
 	if (!(c->url_shown = url_redact(json_string_value(url))) ||
 	    (json_body = build_body(self, c, json_object_get(payload, "body"), r)) < 0 ||
-	    build_headers(c, headers, json_body, r) < 0) {
+	    build_headers(self, c, headers, json_body, r) < 0) {
 		if (!onex_error_is_set(&r->error))
 			onex_handler_result_fail(r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						 "HTTP %s request failed: out of memory", c->method);
@@ -905,7 +969,8 @@ static int start(struct curl_http *self, const char *url, struct call *c)
 	/* "" turns proxies off, including libcurl's reading of http_proxy and
 	 * friends: handlers never read the environment (spec §10). */
 	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_USERAGENT, "onex/" ONEX_VERSION);
+	/* User-Agent: in the header list (build_headers). "" = decode every
+	 * encoding libcurl supports; the header line is in the list too. */
 	SET(CURLOPT_ACCEPT_ENCODING, "");
 	SET(CURLOPT_HTTPHEADER, c->req_headers);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -1025,6 +1090,7 @@ static int http_initialize(struct onex_handler *h, const json_t *config,
 	int bad = 0;
 	if (read_config(self, config, err) < 0)
 		return -1;
+	build_tails(self);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return onex_error_set(err, ONEX_ERR_HANDLER_CONFIGURATION_ERROR, UNIT, 0, 0,
 				      "libcurl could not be initialised");

@@ -24,6 +24,7 @@
 #include "http_server.h"
 #include "loop.h"
 #include "system_units.h"
+#include "version.h"
 
 #define MS(x) ((uint64_t)(x) * 1000000u)
 #define WATCHDOG_MS 20000u
@@ -353,6 +354,51 @@ static void test_request_bodies(void **state)
 	assert_int_equal(json_integer_value(json_object_get(body_of(&o), "body_bytes")),
 			 sizeof(big) - 1);
 	assert_true(o.done_ns - o.started_ns < MS(900));
+	outcome_release(&o);
+}
+
+/* User-Agent and Accept-Encoding: ours by default, the caller's when named. */
+static void test_default_request_headers(void **state)
+{
+	struct fixture *fx = *state;
+	struct outcome o;
+	const json_t *hdrs;
+	open_handler(fx, NULL);
+	call_path(fx, "http.get", "/echo", NULL, &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")),
+			    "onex/" ONEX_VERSION);
+	/* Every encoding libcurl decodes (Debian's libcurl has zlib). */
+	assert_non_null(strstr(json_string_value(json_object_get(hdrs, "accept-encoding")),
+			       "gzip"));
+	assert_null(json_object_get(hdrs, "expect"));
+	outcome_release(&o);
+	/* The caller's replace ours; sent once each (the server keeps the last
+	 * of a repeated name, and ours would come after the caller's). */
+	call_path(fx, "http.post", "/echo",
+		  "\"headers\": {\"user-agent\": \"probe/1\", \"Accept-Encoding\": \"identity\"}, "
+		  "\"body\": {\"a\": 1}",
+		  &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")), "probe/1");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "accept-encoding")),
+			    "identity");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "content-type")),
+			    "application/json");
+	assert_null(json_object_get(hdrs, "expect"));
+	outcome_release(&o);
+	/* Only one named: the other is still ours. */
+	call_path(fx, "http.delete", "/echo", "\"headers\": {\"User-Agent\": \"probe/2\"}", &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")), "probe/2");
+	assert_non_null(strstr(json_string_value(json_object_get(hdrs, "accept-encoding")),
+			       "gzip"));
+	outcome_release(&o);
+	call_path(fx, "http.get", "/echo", "\"headers\": {\"accept-encoding\": \"br\"}", &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")),
+			    "onex/" ONEX_VERSION);
+	assert_string_equal(json_string_value(json_object_get(hdrs, "accept-encoding")), "br");
 	outcome_release(&o);
 }
 
@@ -746,6 +792,7 @@ int main(void)
 		T(test_non_2xx_is_success),
 		T(test_every_operation),
 		T(test_request_bodies),
+		T(test_default_request_headers),
 		T(test_request_validation),
 		T(test_timeout),
 		T(test_connection_refused_hides_credentials),
