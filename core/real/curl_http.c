@@ -20,6 +20,7 @@
 #include "curl_http.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -54,9 +55,11 @@ struct call {
 	json_t *resp_headers; /* of the latest response; lower-cased names */
 	size_t header_bytes;
 	int too_large, headers_too_large, out_of_memory, watch_failed;
-	struct onex_handler_result result;
 	uint64_t timer_id; /* delivery timer, while scheduled */
 	struct call *prev, *next;
+	/* last: with its error texts it is most of the struct's 2.6 KiB, which
+	 * call_new() does not zero (onex_error_clear suffices) */
+	struct onex_handler_result result;
 };
 
 struct curl_http {
@@ -544,6 +547,19 @@ static void result_from(struct curl_http *self, struct call *c, CURLcode rc)
 
 /* ---- call lifetime ---------------------------------------------------------------- */
 
+/* A zeroed call with a clear result (the error's text buffers are not zeroed). */
+static struct call *call_new(void)
+{
+	struct call *c = malloc(sizeof(*c));
+	if (!c)
+		ONEX_BUG("libcurl http: out of memory");
+	memset(c, 0, offsetof(struct call, result));
+	c->result.ok = 0;
+	c->result.payload = c->result.error_extra = NULL;
+	onex_error_clear(&c->result.error);
+	return c;
+}
+
 /* An easy handle with libcurl's defaults: an idle one, or a new one. */
 static CURL *easy_take(struct curl_http *self)
 {
@@ -997,9 +1013,7 @@ static void http_execute(struct onex_handler *h, const struct onex_envelope *req
 			 onex_handler_done_cb done, void *done_arg)
 {
 	struct curl_http *self = http_self(h);
-	struct call *c = calloc(1, sizeof(*c));
-	if (!c)
-		ONEX_BUG("libcurl http: out of memory");
+	struct call *c = call_new();
 	c->self = self;
 	c->done = done;
 	c->done_arg = done_arg;
