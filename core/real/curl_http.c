@@ -3,9 +3,10 @@
  * the loop port (see curl_http.h).
  *
  * Shape: one CURLM per handler, one CURL easy handle per call, taken from
- * a small pool of idle handles (curl_easy_reset between calls: no option
- * of one call reaches the next; connections live in the multi handle's
- * cache either way). libcurl's
+ * a small pool of idle handles that carry the handler's shared options
+ * (each call's own options are undone when its handle is given back: no
+ * option of one call reaches the next; connections live in the multi
+ * handle's cache either way). libcurl's
  * socket callback becomes fd watches, its timer callback one loop timer;
  * both loop callbacks call curl_multi_socket_action() and then collect the
  * finished transfers. A call lives on exactly one of two lists:
@@ -560,26 +561,80 @@ static struct call *call_new(void)
 	return c;
 }
 
-/* An easy handle with libcurl's defaults: an idle one, or a new one. */
-static CURL *easy_take(struct curl_http *self)
+/*
+ * A new easy handle with the options every call of this handler shares
+ * (they are never changed afterwards); NULL when out of memory, or when
+ * libcurl refused an option (*refused set).
+ */
+static CURL *easy_new(struct curl_http *self, int *refused)
 {
-	return self->nidle ? self->idle[--self->nidle] : curl_easy_init();
+	CURL *e = curl_easy_init();
+	int bad = 0;
+	if (!e)
+		return NULL;
+#define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, self->redirects_max);
+	SET(CURLOPT_TIMEOUT_MS, (long)self->timeout_ms);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	/* "" turns proxies off, including libcurl's reading of http_proxy and
+	 * friends: handlers never read the environment (spec §10). */
+	SET(CURLOPT_PROXY, "");
+	/* "" = decode every encoding libcurl supports. The Accept-Encoding and
+	 * User-Agent lines are in the header list (build_headers). */
+	SET(CURLOPT_ACCEPT_ENCODING, "");
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	if (self->response_body_max) /* 0 means "no limit" to libcurl */
+		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)self->response_body_max);
+#undef SET
+	if (bad) {
+		curl_easy_cleanup(e);
+		*refused = 1;
+		return NULL;
+	}
+	return e;
+}
+
+/* An easy handle in its idle state: a pooled one, or a new one. */
+static CURL *easy_take(struct curl_http *self, int *refused)
+{
+	return self->nidle ? self->idle[--self->nidle] : easy_new(self, refused);
 }
 
 /*
- * Give back an easy handle that is out of the multi handle. It is reset at
- * once: every option goes back to libcurl's default, so it keeps no pointer
- * into the finished call (headers, body, private) and no option of that
- * call reaches the next one.
+ * Give back an easy handle that is out of the multi handle, in its idle
+ * state: every option a call sets (start, set_method) goes back to its
+ * default, so the handle keeps no pointer into the finished call (URL,
+ * headers, body, private, callback data) and no method or body reaches the
+ * next call. The shared options stay; libcurl starts each transfer's own
+ * state afresh (as for any reused easy handle), and connections live in
+ * the multi handle's cache. Cheaper than curl_easy_reset() plus setting
+ * every shared option again.
  */
 static void easy_put(struct curl_http *self, CURL *e)
 {
+	int bad = 0;
 	if (self->nidle < ONEX_CURL_HTTP_EASY_IDLE_MAX && self->multi) {
-		curl_easy_reset(e);
-		self->idle[self->nidle++] = e;
-	} else {
-		curl_easy_cleanup(e);
+#define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
+		SET(CURLOPT_URL, (char *)NULL);
+		SET(CURLOPT_PRIVATE, (void *)NULL);
+		SET(CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+		SET(CURLOPT_HEADERDATA, (void *)NULL);
+		SET(CURLOPT_WRITEDATA, (void *)NULL);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+		SET(CURLOPT_POSTFIELDS, (char *)NULL); /* (sets the method to POST) */
+		SET(CURLOPT_HTTPGET, 1L);	       /* GET, no upload, a body wanted */
+		SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
+#undef SET
+		if (!bad) {
+			self->idle[self->nidle++] = e;
+			return;
+		}
 	}
+	curl_easy_cleanup(e);
 }
 
 static void easy_drop_idle(struct curl_http *self)
@@ -965,36 +1020,27 @@ static int set_method(struct call *c)
 	return bad;
 }
 
-/* Create the easy handle and add it to the multi handle; -1 with c->result set. */
+/* Take an easy handle and add it to the multi handle; -1 with c->result set. */
 static int start(struct curl_http *self, const char *url, struct call *c)
 {
 	CURL *e;
-	int bad = 0;
-	if (!(c->resp_headers = json_object()) || !(e = c->easy = easy_take(self)))
+	int bad = 0, refused = 0;
+	if (!(c->resp_headers = json_object()) || !(e = c->easy = easy_take(self, &refused))) {
+		if (refused)
+			return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
+							"HTTP %s request failed: libcurl refused "
+							"the request options",
+							c->method);
 		return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"HTTP %s request failed: out of memory", c->method);
+	}
+	/* Only what differs from call to call; easy_put() undoes each one. */
 #define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PRIVATE, (void *)c);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, self->redirects_max);
-	SET(CURLOPT_TIMEOUT_MS, (long)self->timeout_ms);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	/* "" turns proxies off, including libcurl's reading of http_proxy and
-	 * friends: handlers never read the environment (spec §10). */
-	SET(CURLOPT_PROXY, "");
-	/* User-Agent: in the header list (build_headers). "" = decode every
-	 * encoding libcurl supports; the header line is in the list too. */
-	SET(CURLOPT_ACCEPT_ENCODING, "");
 	SET(CURLOPT_HTTPHEADER, c->req_headers);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, (void *)c);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, (void *)c);
-	if (self->response_body_max) /* 0 means "no limit" to libcurl */
-		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)self->response_body_max);
 #undef SET
 	bad |= set_method(c);
 	if (bad || curl_multi_add_handle(self->multi, e) != CURLM_OK) {

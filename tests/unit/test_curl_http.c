@@ -314,6 +314,25 @@ static void test_every_operation(void **state)
 		}
 		outcome_release(&o);
 	}
+	/* Easy handles are reused: a GET after a PATCH with a body and headers
+	 * carries none of them. */
+	call_path(fx, "http.get", "/echo", NULL, &o);
+	const json_t *echo = body_of(&o), *hdrs = json_object_get(echo, "headers");
+	assert_string_equal(json_string_value(json_object_get(echo, "method")), "GET");
+	assert_string_equal(json_string_value(json_object_get(echo, "body")), "");
+	assert_null(json_object_get(hdrs, "content-type"));
+	assert_null(json_object_get(hdrs, "content-length"));
+	assert_null(json_object_get(hdrs, "x-request-id"));
+	outcome_release(&o);
+	/* A DELETE after it, with a body, then a POST without one. */
+	call_path(fx, "http.delete", "/echo", "\"body\": \"gone\"", &o);
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "method")), "DELETE");
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "body")), "gone");
+	outcome_release(&o);
+	call_path(fx, "http.post", "/echo", NULL, &o);
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "method")), "POST");
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "body")), "");
+	outcome_release(&o);
 }
 
 static void test_request_bodies(void **state)
