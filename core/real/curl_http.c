@@ -87,7 +87,10 @@ struct curl_http {
 	struct curl_slist tail_nodes[4];
 	struct curl_slist *tail[2][2];
 	char accept_encoding[64];
-	/* idle easy handles, reset, for the next calls */
+	/* the last URL check_url() accepted (url_ok_len 0: none) */
+	char url_ok[ONEX_CURL_HTTP_URL_REMEMBERED_BYTES];
+	size_t url_ok_len;
+	/* idle easy handles, in their idle state (easy_put), for the next calls */
 	CURL *idle[ONEX_CURL_HTTP_EASY_IDLE_MAX];
 	unsigned nidle;
 	struct call *active, *scheduled;
@@ -941,13 +944,20 @@ static int build_body(struct curl_http *self, struct call *c, const json_t *body
 	return is_json;
 }
 
-/* An http:// or https:// URL libcurl can parse. */
-static int check_url(const char *url, struct onex_handler_result *r)
+/*
+ * An http:// or https:// URL libcurl can parse. The last URL that passed is
+ * remembered (when short enough): a handler that calls the same URL again
+ * and again does not parse it twice per call (libcurl parses it too).
+ */
+static int check_url(struct curl_http *self, const char *url, struct onex_handler_result *r)
 {
-	CURLU *u = curl_url();
+	size_t len = strlen(url);
+	CURLU *u;
 	char *scheme = NULL;
 	int ok;
-	if (!u)
+	if (self->url_ok_len && len == self->url_ok_len && memcmp(url, self->url_ok, len) == 0)
+		return 0;
+	if (!(u = curl_url()))
 		return reject(r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"out of memory");
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
@@ -962,6 +972,10 @@ static int check_url(const char *url, struct onex_handler_result *r)
 	if (!ok)
 		return reject(r, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
 						"payload.url must be an http:// or https:// URL");
+	if (len < sizeof(self->url_ok)) {
+		memcpy(self->url_ok, url, len + 1);
+		self->url_ok_len = len;
+	}
 	return 0;
 }
 
@@ -990,7 +1004,7 @@ static int prepare(struct curl_http *self, const struct onex_envelope *req, stru
 		return reject(r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"too many HTTP requests in flight (limit %u)",
 						self->inflight_max);
-	if (check_url(json_string_value(url), r) < 0)
+	if (check_url(self, json_string_value(url), r) < 0)
 		return -1;
 	if (!(c->url_shown = url_redact(json_string_value(url))) ||
 	    (json_body = build_body(self, c, json_object_get(payload, "body"), r)) < 0 ||

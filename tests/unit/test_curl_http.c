@@ -437,6 +437,12 @@ static void test_request_validation(void **state)
 		      "payload.url must be an http:// or https:// URL");
 	call(fx, "http.get", "{\"url\": \"http://exa mple/\"}", &o);
 	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, "payload.url is not a valid URL");
+	/* The last valid URL is remembered, an invalid one never is. */
+	call(fx, "http.get", "{\"url\": \"http://exa mple/\"}", &o);
+	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, "payload.url is not a valid URL");
+	call(fx, "http.get", "{\"url\": \"file:///etc/passwd\"}", &o);
+	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
+		      "payload.url must be an http:// or https:// URL");
 	call(fx, "http.get",
 	     "{\"url\": \"http://127.0.0.1:1/\", \"headers\": {\"X-A\": \"1\\r\\nX-Evil: 2\"}}", &o);
 	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
