@@ -380,7 +380,7 @@ static int header_add(struct call *c, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
 	size_t nlen, vstart, vend = len;
-	char *name;
+	char small[128], *name = small;
 	json_t *value;
 	const char *old;
 	if (!colon || colon == line)
@@ -392,12 +392,13 @@ static int header_add(struct call *c, const char *line, size_t len)
 	vstart = nlen + 1;
 	while (vstart < len && (line[vstart] == ' ' || line[vstart] == '\t'))
 		vstart++;
-	while (vend > vstart && strchr(" \t\r\n", line[vend - 1]))
+	while (vend > vstart && (line[vend - 1] == ' ' || line[vend - 1] == '\t' ||
+				 line[vend - 1] == '\r' || line[vend - 1] == '\n'))
 		vend--;
-	if (!(name = malloc(nlen + 1)))
+	if (nlen >= sizeof(small) && !(name = malloc(nlen + 1)))
 		return -1;
 	for (size_t i = 0; i < nlen; i++)
-		name[i] = (char)tolower((unsigned char)line[i]);
+		name[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] + ('a' - 'A') : line[i]);
 	name[nlen] = '\0';
 	old = json_string_value(json_object_get(c->resp_headers, name));
 	if (old) { /* a repeated name: "a, b" (RFC 9110 §5.3) */
@@ -413,8 +414,10 @@ static int header_add(struct call *c, const char *line, size_t len)
 	} else {
 		value = text_lossy(line + vstart, vend - vstart);
 	}
-	int rc = value ? json_object_set_new(c->resp_headers, name, value) : -1;
-	free(name);
+	/* _nocheck: the name is printable ASCII (checked above), so valid UTF-8. */
+	int rc = value ? json_object_set_new_nocheck(c->resp_headers, name, value) : -1;
+	if (name != small)
+		free(name);
 	return rc;
 }
 
@@ -440,6 +443,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The first body buffer: the declared Content-Length when there is one (a
+ * decoded body may still grow past it), else 16 KiB. */
+static size_t first_capacity(const struct call *c)
+{
+	curl_off_t declared = -1;
+	if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared) ==
+		    CURLE_OK &&
+	    declared > 0 && (uint64_t)declared <= c->self->response_body_max)
+		return (size_t)declared;
+	return 16384;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct call *c = arg;
@@ -449,7 +464,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		return 0; /* CURLE_WRITE_ERROR */
 	}
 	if (c->resp_len + len > c->resp_cap) {
-		size_t cap = c->resp_cap ? c->resp_cap * 2 : 16384;
+		size_t cap = c->resp_cap ? c->resp_cap * 2 : first_capacity(c);
 		if (cap < c->resp_len + len)
 			cap = c->resp_len + len;
 		if (cap > max)
@@ -480,6 +495,24 @@ static json_t *response_body(const struct call *c)
 	return text_lossy(c->resp ? c->resp : "", c->resp_len);
 }
 
+/* {status_code, headers, body}, built directly (json_pack parses its format
+ * string per call); body is taken, headers shared; NULL when out of memory. */
+static json_t *response_payload(long status, json_t *headers, json_t *body)
+{
+	json_t *p = json_object();
+	if (!p || json_object_set_new_nocheck(p, "status_code", json_integer(status)) < 0 ||
+	    json_object_set_nocheck(p, "headers", headers) < 0) {
+		json_decref(body);
+		json_decref(p);
+		return NULL;
+	}
+	if (json_object_set_new_nocheck(p, "body", body) < 0) { /* body taken */
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
 static void result_success(struct call *c)
 {
 	long status = 0;
@@ -491,9 +524,7 @@ static void result_success(struct call *c)
 					 c->method, c->url_shown);
 		return;
 	}
-	onex_handler_result_ok(&c->result,
-			       json_pack("{s:i,s:O,s:o}", "status_code", (int)status,
-					 "headers", c->resp_headers, "body", body));
+	onex_handler_result_ok(&c->result, response_payload(status, c->resp_headers, body));
 	if (!c->result.payload)
 		onex_handler_result_fail(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 					 "HTTP %s request to %s failed: out of memory",
