@@ -180,7 +180,7 @@ static const char *method_for(const char *operation)
 static int contains_json(const char *content_type)
 {
 	for (const char *p = content_type; p && *p; p++)
-		if (strncasecmp(p, "json", 4) == 0)
+		if ((*p == 'j' || *p == 'J') && strncasecmp(p, "json", 4) == 0)
 			return 1;
 	return 0;
 }
