@@ -916,17 +916,28 @@ static int build_headers(struct curl_http *self, struct call *c, const json_t *h
  */
 static void accept_encoding_line(char *out, size_t size)
 {
+	static const struct {
+		int feature;
+		const char *names;
+	} encodings[] = { /* libcurl's order */
+		{ CURL_VERSION_LIBZ, "deflate, gzip" },
+		{ CURL_VERSION_BROTLI, "br" },
+		{ CURL_VERSION_ZSTD, "zstd" },
+	};
 	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-	const char *sep = "";
-	int n = snprintf(out, size, "Accept-Encoding: ");
-	if (v->features & CURL_VERSION_LIBZ)
-		n += snprintf(out + n, size - (size_t)n, "%sdeflate, gzip", sep), sep = ", ";
-	if (v->features & CURL_VERSION_BROTLI)
-		n += snprintf(out + n, size - (size_t)n, "%sbr", sep), sep = ", ";
-	if (v->features & CURL_VERSION_ZSTD)
-		n += snprintf(out + n, size - (size_t)n, "%szstd", sep), sep = ", ";
-	if (!*sep)
-		out[0] = '\0';
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(encodings) / sizeof(encodings[0]); i++) {
+		if (!(v->features & encodings[i].feature))
+			continue;
+		int w = snprintf(out + n, size - n, "%s%s", n ? ", " : "Accept-Encoding: ",
+				 encodings[i].names);
+		if (w < 0 || (size_t)w >= size - n) { /* too long: libcurl writes its own */
+			out[0] = '\0';
+			return;
+		}
+		n += (size_t)w;
+	}
 }
 
 /* The four tails of every request's header list (see struct curl_http). */
