@@ -98,6 +98,8 @@
 #define ONEX_CURL_HTTP_REDIRECTS_MAX 100u
 #define ONEX_CURL_HTTP_INFLIGHT_DEFAULT 1024u
 #define ONEX_CURL_HTTP_INFLIGHT_MAX ONEX_HOST_INFLIGHT_MAX
+#define ONEX_CURL_HTTP_EASY_IDLE_MAX 16u /* idle easy handles kept for reuse */
+#define ONEX_CURL_HTTP_URL_REMEMBERED_BYTES 1024u /* last valid URL kept, with its NUL */
 
 /* The libpq db handler (core/real/pg_db.c). */
 #define ONEX_PG_POOL_SIZE_DEFAULT 5u

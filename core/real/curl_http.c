@@ -2,7 +2,11 @@
  * curl_http.c - the http handler on libcurl's multi interface, driven by
  * the loop port (see curl_http.h).
  *
- * Shape: one CURLM per handler, one CURL easy handle per call. libcurl's
+ * Shape: one CURLM per handler, one CURL easy handle per call, taken from
+ * a small pool of idle handles that carry the handler's shared options
+ * (each call's own options are undone when its handle is given back: no
+ * option of one call reaches the next; connections live in the multi
+ * handle's cache either way). libcurl's
  * socket callback becomes fd watches, its timer callback one loop timer;
  * both loop callbacks call curl_multi_socket_action() and then collect the
  * finished transfers. A call lives on exactly one of two lists:
@@ -17,6 +21,7 @@
 #include "curl_http.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -44,15 +49,18 @@ struct call {
 	char *url_shown;	 /* the URL for messages, credentials replaced */
 	char *body;		 /* request body (owned), NULL = none */
 	size_t body_len;
-	struct curl_slist *req_headers;
+	struct curl_slist *req_headers; /* ours, then one of the handler's tails */
+	struct curl_slist *req_last;	/* our last node (NULL: none of ours) */
 	char *resp; /* response body so far */
 	size_t resp_len, resp_cap;
 	json_t *resp_headers; /* of the latest response; lower-cased names */
 	size_t header_bytes;
 	int too_large, headers_too_large, out_of_memory, watch_failed;
-	struct onex_handler_result result;
 	uint64_t timer_id; /* delivery timer, while scheduled */
 	struct call *prev, *next;
+	/* last: with its error texts it is most of the struct's 2.6 KiB, which
+	 * call_new() does not zero (onex_error_clear suffices) */
+	struct onex_handler_result result;
 };
 
 struct curl_http {
@@ -70,6 +78,21 @@ struct curl_http {
 	/* descriptors we watch for libcurl, to unwatch whatever it forgets */
 	int *fds;
 	size_t nfds, fds_cap;
+	/*
+	 * The headers every request ends with, built once: tails of the
+	 * per-call header list (the call's own nodes link to one of them).
+	 * tail[ua][ae]: with our User-Agent (ua) / Accept-Encoding (ae) line,
+	 * each left out when the payload names that header; "Expect:" last.
+	 */
+	struct curl_slist tail_nodes[4];
+	struct curl_slist *tail[2][2];
+	char accept_encoding[64];
+	/* the last URL check_url() accepted (url_ok_len 0: none) */
+	char url_ok[ONEX_CURL_HTTP_URL_REMEMBERED_BYTES];
+	size_t url_ok_len;
+	/* idle easy handles, in their idle state (easy_put), for the next calls */
+	CURL *idle[ONEX_CURL_HTTP_EASY_IDLE_MAX];
+	unsigned nidle;
 	struct call *active, *scheduled;
 	unsigned inflight;
 	/* counters for health_check */
@@ -157,7 +180,7 @@ static const char *method_for(const char *operation)
 static int contains_json(const char *content_type)
 {
 	for (const char *p = content_type; p && *p; p++)
-		if (strncasecmp(p, "json", 4) == 0)
+		if ((*p == 'j' || *p == 'J') && strncasecmp(p, "json", 4) == 0)
 			return 1;
 	return 0;
 }
@@ -357,7 +380,7 @@ static int header_add(struct call *c, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
 	size_t nlen, vstart, vend = len;
-	char *name;
+	char small[128], *name = small;
 	json_t *value;
 	const char *old;
 	if (!colon || colon == line)
@@ -369,12 +392,13 @@ static int header_add(struct call *c, const char *line, size_t len)
 	vstart = nlen + 1;
 	while (vstart < len && (line[vstart] == ' ' || line[vstart] == '\t'))
 		vstart++;
-	while (vend > vstart && strchr(" \t\r\n", line[vend - 1]))
+	while (vend > vstart && (line[vend - 1] == ' ' || line[vend - 1] == '\t' ||
+				 line[vend - 1] == '\r' || line[vend - 1] == '\n'))
 		vend--;
-	if (!(name = malloc(nlen + 1)))
+	if (nlen >= sizeof(small) && !(name = malloc(nlen + 1)))
 		return -1;
 	for (size_t i = 0; i < nlen; i++)
-		name[i] = (char)tolower((unsigned char)line[i]);
+		name[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] + ('a' - 'A') : line[i]);
 	name[nlen] = '\0';
 	old = json_string_value(json_object_get(c->resp_headers, name));
 	if (old) { /* a repeated name: "a, b" (RFC 9110 §5.3) */
@@ -390,8 +414,10 @@ static int header_add(struct call *c, const char *line, size_t len)
 	} else {
 		value = text_lossy(line + vstart, vend - vstart);
 	}
-	int rc = value ? json_object_set_new(c->resp_headers, name, value) : -1;
-	free(name);
+	/* _nocheck: the name is printable ASCII (checked above), so valid UTF-8. */
+	int rc = value ? json_object_set_new_nocheck(c->resp_headers, name, value) : -1;
+	if (name != small)
+		free(name);
 	return rc;
 }
 
@@ -417,6 +443,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The first body buffer: the declared Content-Length when there is one (a
+ * decoded body may still grow past it), else 16 KiB. */
+static size_t first_capacity(const struct call *c)
+{
+	curl_off_t declared = -1;
+	if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared) ==
+		    CURLE_OK &&
+	    declared > 0 && (uint64_t)declared <= c->self->response_body_max)
+		return (size_t)declared;
+	return 16384;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct call *c = arg;
@@ -426,7 +464,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		return 0; /* CURLE_WRITE_ERROR */
 	}
 	if (c->resp_len + len > c->resp_cap) {
-		size_t cap = c->resp_cap ? c->resp_cap * 2 : 16384;
+		size_t cap = c->resp_cap ? c->resp_cap * 2 : first_capacity(c);
 		if (cap < c->resp_len + len)
 			cap = c->resp_len + len;
 		if (cap > max)
@@ -457,6 +495,24 @@ static json_t *response_body(const struct call *c)
 	return text_lossy(c->resp ? c->resp : "", c->resp_len);
 }
 
+/* {status_code, headers, body}, built directly (json_pack parses its format
+ * string per call); body is taken, headers shared; NULL when out of memory. */
+static json_t *response_payload(long status, json_t *headers, json_t *body)
+{
+	json_t *p = json_object();
+	if (!p || json_object_set_new_nocheck(p, "status_code", json_integer(status)) < 0 ||
+	    json_object_set_nocheck(p, "headers", headers) < 0) {
+		json_decref(body);
+		json_decref(p);
+		return NULL;
+	}
+	if (json_object_set_new_nocheck(p, "body", body) < 0) { /* body taken */
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
 static void result_success(struct call *c)
 {
 	long status = 0;
@@ -468,9 +524,7 @@ static void result_success(struct call *c)
 					 c->method, c->url_shown);
 		return;
 	}
-	onex_handler_result_ok(&c->result,
-			       json_pack("{s:i,s:O,s:o}", "status_code", (int)status,
-					 "headers", c->resp_headers, "body", body));
+	onex_handler_result_ok(&c->result, response_payload(status, c->resp_headers, body));
 	if (!c->result.payload)
 		onex_handler_result_fail(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 					 "HTTP %s request to %s failed: out of memory",
@@ -528,13 +582,111 @@ static void result_from(struct curl_http *self, struct call *c, CURLcode rc)
 
 /* ---- call lifetime ---------------------------------------------------------------- */
 
+/* A zeroed call with a clear result (the error's text buffers are not zeroed). */
+static struct call *call_new(void)
+{
+	struct call *c = malloc(sizeof(*c));
+	if (!c)
+		ONEX_BUG("libcurl http: out of memory");
+	memset(c, 0, offsetof(struct call, result));
+	c->result.ok = 0;
+	c->result.payload = c->result.error_extra = NULL;
+	onex_error_clear(&c->result.error);
+	return c;
+}
+
+/*
+ * A new easy handle with the options every call of this handler shares
+ * (they are never changed afterwards); NULL when out of memory, or when
+ * libcurl refused an option (*refused set).
+ */
+static CURL *easy_new(struct curl_http *self, int *refused)
+{
+	CURL *e = curl_easy_init();
+	int bad = 0;
+	if (!e)
+		return NULL;
+#define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, self->redirects_max);
+	SET(CURLOPT_TIMEOUT_MS, (long)self->timeout_ms);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	/* "" turns proxies off, including libcurl's reading of http_proxy and
+	 * friends: handlers never read the environment (spec §10). */
+	SET(CURLOPT_PROXY, "");
+	/* "" = decode every encoding libcurl supports. The Accept-Encoding and
+	 * User-Agent lines are in the header list (build_headers). */
+	SET(CURLOPT_ACCEPT_ENCODING, "");
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	if (self->response_body_max) /* 0 means "no limit" to libcurl */
+		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)self->response_body_max);
+#undef SET
+	if (bad) {
+		curl_easy_cleanup(e);
+		*refused = 1;
+		return NULL;
+	}
+	return e;
+}
+
+/* An easy handle in its idle state: a pooled one, or a new one. */
+static CURL *easy_take(struct curl_http *self, int *refused)
+{
+	return self->nidle ? self->idle[--self->nidle] : easy_new(self, refused);
+}
+
+/*
+ * Give back an easy handle that is out of the multi handle, in its idle
+ * state: every option a call sets (start, set_method) goes back to its
+ * default, so the handle keeps no pointer into the finished call (URL,
+ * headers, body, private, callback data) and no method or body reaches the
+ * next call. The shared options stay; libcurl starts each transfer's own
+ * state afresh (as for any reused easy handle), and connections live in
+ * the multi handle's cache. Cheaper than curl_easy_reset() plus setting
+ * every shared option again.
+ */
+static void easy_put(struct curl_http *self, CURL *e)
+{
+	int bad = 0;
+	if (self->nidle < ONEX_CURL_HTTP_EASY_IDLE_MAX && self->multi) {
+#define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
+		SET(CURLOPT_URL, (char *)NULL);
+		SET(CURLOPT_PRIVATE, (void *)NULL);
+		SET(CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+		SET(CURLOPT_HEADERDATA, (void *)NULL);
+		SET(CURLOPT_WRITEDATA, (void *)NULL);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+		SET(CURLOPT_POSTFIELDS, (char *)NULL); /* (sets the method to POST) */
+		SET(CURLOPT_HTTPGET, 1L);	       /* GET, no upload, a body wanted */
+		SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
+#undef SET
+		if (!bad) {
+			self->idle[self->nidle++] = e;
+			return;
+		}
+	}
+	curl_easy_cleanup(e);
+}
+
+static void easy_drop_idle(struct curl_http *self)
+{
+	while (self->nidle)
+		curl_easy_cleanup(self->idle[--self->nidle]);
+}
+
 static void call_free(struct call *c)
 {
 	if (c->easy) {
 		curl_multi_remove_handle(c->self->multi, c->easy);
 		curl_easy_cleanup(c->easy);
 	}
-	curl_slist_free_all(c->req_headers);
+	if (c->req_last) { /* the tail is the handler's */
+		c->req_last->next = NULL;
+		curl_slist_free_all(c->req_headers);
+	}
 	json_decref(c->resp_headers);
 	free(c->resp);
 	free(c->body);
@@ -586,7 +738,7 @@ static void transfer_end(struct curl_http *self, struct call *c)
 		self->connections_opened += (uint64_t)connects;
 	list_unlink(&self->active, c);
 	curl_multi_remove_handle(self->multi, c->easy);
-	curl_easy_cleanup(c->easy);
+	easy_put(self, c->easy);
 	c->easy = NULL;
 }
 
@@ -711,16 +863,24 @@ static int add_header(struct call *c, const char *line, struct onex_handler_resu
 		return -1;
 	}
 	c->req_headers = l;
+	c->req_last = c->req_last ? c->req_last->next : l;
 	return 0;
 }
 
-/* The payload's headers, then ours: no Expect, and a content-type for JSON. */
-static int build_headers(struct call *c, const json_t *headers, int json_body,
-			 struct onex_handler_result *r)
+/*
+ * The payload's headers, then ours: a content-type for JSON, then the
+ * handler's tail (User-Agent and Accept-Encoding unless the payload names
+ * them, and "Expect:": no 100-continue round trip). libcurl leaves out its
+ * own User-Agent and Accept-Encoding lines when the list has them, so they
+ * are built once here instead of formatted by libcurl for every request;
+ * CURLOPT_ACCEPT_ENCODING stays set, so responses are still decoded.
+ */
+static int build_headers(struct curl_http *self, struct call *c, const json_t *headers,
+			 int json_body, struct onex_handler_result *r)
 {
 	const char *name;
 	const json_t *v;
-	int has_ctype = 0;
+	int has_ctype = 0, has_ua = 0, has_ae = 0;
 	json_object_foreach((json_t *)headers, name, v) {
 		char *line = header_line(name, v, r);
 		if (!line) {
@@ -731,6 +891,8 @@ static int build_headers(struct call *c, const json_t *headers, int json_body,
 			return -1;
 		}
 		has_ctype |= strcasecmp(name, "content-type") == 0;
+		has_ua |= strcasecmp(name, "user-agent") == 0;
+		has_ae |= strcasecmp(name, "accept-encoding") == 0;
 		int rc = add_header(c, line, r);
 		free(line);
 		if (rc < 0)
@@ -741,7 +903,59 @@ static int build_headers(struct call *c, const json_t *headers, int json_body,
 		if (add_header(c, json_body ? "Content-Type: application/json"
 					    : "Content-Type:", r) < 0)
 			return -1;
-	return add_header(c, "Expect:", r); /* no 100-continue round trip */
+	if (c->req_last)
+		c->req_last->next = self->tail[!has_ua][!has_ae];
+	else
+		c->req_headers = self->tail[!has_ua][!has_ae];
+	return 0;
+}
+
+/*
+ * The Accept-Encoding line libcurl would send for CURLOPT_ACCEPT_ENCODING ""
+ * (every encoding it decodes, in its order), or "" when it decodes none.
+ */
+static void accept_encoding_line(char *out, size_t size)
+{
+	static const struct {
+		int feature;
+		const char *names;
+	} encodings[] = { /* libcurl's order */
+		{ CURL_VERSION_LIBZ, "deflate, gzip" },
+		{ CURL_VERSION_BROTLI, "br" },
+		{ CURL_VERSION_ZSTD, "zstd" },
+	};
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(encodings) / sizeof(encodings[0]); i++) {
+		if (!(v->features & encodings[i].feature))
+			continue;
+		int w = snprintf(out + n, size - n, "%s%s", n ? ", " : "Accept-Encoding: ",
+				 encodings[i].names);
+		if (w < 0 || (size_t)w >= size - n) { /* too long: libcurl writes its own */
+			out[0] = '\0';
+			return;
+		}
+		n += (size_t)w;
+	}
+}
+
+/* The four tails of every request's header list (see struct curl_http). */
+static void build_tails(struct curl_http *self)
+{
+	static char ua[] = "User-Agent: onex/" ONEX_VERSION, expect[] = "Expect:";
+	struct curl_slist *n = self->tail_nodes, *ae;
+	accept_encoding_line(self->accept_encoding, sizeof(self->accept_encoding));
+	n[0] = (struct curl_slist){ expect, NULL };
+	/* Without our Accept-Encoding line libcurl writes its own, as before. */
+	ae = self->accept_encoding[0] ? &n[1] : &n[0];
+	n[1] = (struct curl_slist){ self->accept_encoding, &n[0] };
+	n[2] = (struct curl_slist){ ua, ae };
+	n[3] = (struct curl_slist){ ua, &n[0] };
+	self->tail[0][0] = &n[0];
+	self->tail[0][1] = ae;
+	self->tail[1][0] = &n[3];
+	self->tail[1][1] = &n[2];
 }
 
 /* payload.body -> c->body: a string as-is, other JSON encoded. 1 when JSON. */
@@ -772,13 +986,20 @@ static int build_body(struct curl_http *self, struct call *c, const json_t *body
 	return is_json;
 }
 
-/* An http:// or https:// URL libcurl can parse. */
-static int check_url(const char *url, struct onex_handler_result *r)
+/*
+ * An http:// or https:// URL libcurl can parse. The last URL that passed is
+ * remembered (when short enough): a handler that calls the same URL again
+ * and again does not parse it twice per call (libcurl parses it too).
+ */
+static int check_url(struct curl_http *self, const char *url, struct onex_handler_result *r)
 {
-	CURLU *u = curl_url();
+	size_t len = strlen(url);
+	CURLU *u;
 	char *scheme = NULL;
 	int ok;
-	if (!u)
+	if (self->url_ok_len && len == self->url_ok_len && memcmp(url, self->url_ok, len) == 0)
+		return 0;
+	if (!(u = curl_url()))
 		return reject(r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"out of memory");
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
@@ -793,6 +1014,10 @@ static int check_url(const char *url, struct onex_handler_result *r)
 	if (!ok)
 		return reject(r, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
 						"payload.url must be an http:// or https:// URL");
+	if (len < sizeof(self->url_ok)) {
+		memcpy(self->url_ok, url, len + 1);
+		self->url_ok_len = len;
+	}
 	return 0;
 }
 
@@ -821,11 +1046,11 @@ static int prepare(struct curl_http *self, const struct onex_envelope *req, stru
 		return reject(r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"too many HTTP requests in flight (limit %u)",
 						self->inflight_max);
-	if (check_url(json_string_value(url), r) < 0)
+	if (check_url(self, json_string_value(url), r) < 0)
 		return -1;
 	if (!(c->url_shown = url_redact(json_string_value(url))) ||
 	    (json_body = build_body(self, c, json_object_get(payload, "body"), r)) < 0 ||
-	    build_headers(c, headers, json_body, r) < 0) {
+	    build_headers(self, c, headers, json_body, r) < 0) {
 		if (!onex_error_is_set(&r->error))
 			onex_handler_result_fail(r, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						 "HTTP %s request failed: out of memory", c->method);
@@ -851,39 +1076,31 @@ static int set_method(struct call *c)
 	return bad;
 }
 
-/* Create the easy handle and add it to the multi handle; -1 with c->result set. */
+/* Take an easy handle and add it to the multi handle; -1 with c->result set. */
 static int start(struct curl_http *self, const char *url, struct call *c)
 {
 	CURL *e;
-	int bad = 0;
-	if (!(c->resp_headers = json_object()) || !(e = c->easy = curl_easy_init()))
+	int bad = 0, refused = 0;
+	if (!(c->resp_headers = json_object()) || !(e = c->easy = easy_take(self, &refused))) {
+		if (refused)
+			return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
+							"HTTP %s request failed: libcurl refused "
+							"the request options",
+							c->method);
 		return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"HTTP %s request failed: out of memory", c->method);
+	}
+	/* Only what differs from call to call; easy_put() undoes each one. */
 #define SET(opt, val) (bad |= curl_easy_setopt(e, opt, val) != CURLE_OK)
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PRIVATE, (void *)c);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, self->redirects_max);
-	SET(CURLOPT_TIMEOUT_MS, (long)self->timeout_ms);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	/* "" turns proxies off, including libcurl's reading of http_proxy and
-	 * friends: handlers never read the environment (spec §10). */
-	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_USERAGENT, "onex/" ONEX_VERSION);
-	SET(CURLOPT_ACCEPT_ENCODING, "");
 	SET(CURLOPT_HTTPHEADER, c->req_headers);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, (void *)c);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, (void *)c);
-	if (self->response_body_max) /* 0 means "no limit" to libcurl */
-		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)self->response_body_max);
 #undef SET
 	bad |= set_method(c);
 	if (bad || curl_multi_add_handle(self->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
+		easy_put(self, e);
 		c->easy = NULL;
 		return reject(&c->result, ONEX_ERR_HANDLER_EXECUTION_ERROR,
 						"HTTP %s request failed: libcurl refused the "
@@ -898,9 +1115,7 @@ static void http_execute(struct onex_handler *h, const struct onex_envelope *req
 			 onex_handler_done_cb done, void *done_arg)
 {
 	struct curl_http *self = http_self(h);
-	struct call *c = calloc(1, sizeof(*c));
-	if (!c)
-		ONEX_BUG("libcurl http: out of memory");
+	struct call *c = call_new();
 	c->self = self;
 	c->done = done;
 	c->done_arg = done_arg;
@@ -991,6 +1206,7 @@ static int http_initialize(struct onex_handler *h, const json_t *config,
 	int bad = 0;
 	if (read_config(self, config, err) < 0)
 		return -1;
+	build_tails(self);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return onex_error_set(err, ONEX_ERR_HANDLER_CONFIGURATION_ERROR, UNIT, 0, 0,
 				      "libcurl could not be initialised");
@@ -1069,6 +1285,7 @@ static void http_shutdown(struct onex_handler *h)
 			 "http handler shut down with %llu requests in flight; each "
 			 "was answered with HANDLER_EXECUTION_ERROR",
 			 (unsigned long long)self->cancelled);
+	easy_drop_idle(self);
 	if (self->multi)
 		curl_multi_cleanup(self->multi); /* closes cached connections */
 	self->multi = NULL;

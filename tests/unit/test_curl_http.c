@@ -24,6 +24,7 @@
 #include "http_server.h"
 #include "loop.h"
 #include "system_units.h"
+#include "version.h"
 
 #define MS(x) ((uint64_t)(x) * 1000000u)
 #define WATCHDOG_MS 20000u
@@ -313,6 +314,25 @@ static void test_every_operation(void **state)
 		}
 		outcome_release(&o);
 	}
+	/* Easy handles are reused: a GET after a PATCH with a body and headers
+	 * carries none of them. */
+	call_path(fx, "http.get", "/echo", NULL, &o);
+	const json_t *echo = body_of(&o), *hdrs = json_object_get(echo, "headers");
+	assert_string_equal(json_string_value(json_object_get(echo, "method")), "GET");
+	assert_string_equal(json_string_value(json_object_get(echo, "body")), "");
+	assert_null(json_object_get(hdrs, "content-type"));
+	assert_null(json_object_get(hdrs, "content-length"));
+	assert_null(json_object_get(hdrs, "x-request-id"));
+	outcome_release(&o);
+	/* A DELETE after it, with a body, then a POST without one. */
+	call_path(fx, "http.delete", "/echo", "\"body\": \"gone\"", &o);
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "method")), "DELETE");
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "body")), "gone");
+	outcome_release(&o);
+	call_path(fx, "http.post", "/echo", NULL, &o);
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "method")), "POST");
+	assert_string_equal(json_string_value(json_object_get(body_of(&o), "body")), "");
+	outcome_release(&o);
 }
 
 static void test_request_bodies(void **state)
@@ -356,6 +376,51 @@ static void test_request_bodies(void **state)
 	outcome_release(&o);
 }
 
+/* User-Agent and Accept-Encoding: ours by default, the caller's when named. */
+static void test_default_request_headers(void **state)
+{
+	struct fixture *fx = *state;
+	struct outcome o;
+	const json_t *hdrs;
+	open_handler(fx, NULL);
+	call_path(fx, "http.get", "/echo", NULL, &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")),
+			    "onex/" ONEX_VERSION);
+	/* Every encoding libcurl decodes (Debian's libcurl has zlib). */
+	assert_non_null(strstr(json_string_value(json_object_get(hdrs, "accept-encoding")),
+			       "gzip"));
+	assert_null(json_object_get(hdrs, "expect"));
+	outcome_release(&o);
+	/* The caller's replace ours; sent once each (the server keeps the last
+	 * of a repeated name, and ours would come after the caller's). */
+	call_path(fx, "http.post", "/echo",
+		  "\"headers\": {\"user-agent\": \"probe/1\", \"Accept-Encoding\": \"identity\"}, "
+		  "\"body\": {\"a\": 1}",
+		  &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")), "probe/1");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "accept-encoding")),
+			    "identity");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "content-type")),
+			    "application/json");
+	assert_null(json_object_get(hdrs, "expect"));
+	outcome_release(&o);
+	/* Only one named: the other is still ours. */
+	call_path(fx, "http.delete", "/echo", "\"headers\": {\"User-Agent\": \"probe/2\"}", &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")), "probe/2");
+	assert_non_null(strstr(json_string_value(json_object_get(hdrs, "accept-encoding")),
+			       "gzip"));
+	outcome_release(&o);
+	call_path(fx, "http.get", "/echo", "\"headers\": {\"accept-encoding\": \"br\"}", &o);
+	hdrs = json_object_get(body_of(&o), "headers");
+	assert_string_equal(json_string_value(json_object_get(hdrs, "user-agent")),
+			    "onex/" ONEX_VERSION);
+	assert_string_equal(json_string_value(json_object_get(hdrs, "accept-encoding")), "br");
+	outcome_release(&o);
+}
+
 static void test_request_validation(void **state)
 {
 	struct fixture *fx = *state;
@@ -372,6 +437,12 @@ static void test_request_validation(void **state)
 		      "payload.url must be an http:// or https:// URL");
 	call(fx, "http.get", "{\"url\": \"http://exa mple/\"}", &o);
 	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, "payload.url is not a valid URL");
+	/* The last valid URL is remembered, an invalid one never is. */
+	call(fx, "http.get", "{\"url\": \"http://exa mple/\"}", &o);
+	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, "payload.url is not a valid URL");
+	call(fx, "http.get", "{\"url\": \"file:///etc/passwd\"}", &o);
+	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
+		      "payload.url must be an http:// or https:// URL");
 	call(fx, "http.get",
 	     "{\"url\": \"http://127.0.0.1:1/\", \"headers\": {\"X-A\": \"1\\r\\nX-Evil: 2\"}}", &o);
 	assert_failed(&o, ONEX_ERR_ENVELOPE_VALIDATION_ERROR,
@@ -746,6 +817,7 @@ int main(void)
 		T(test_non_2xx_is_success),
 		T(test_every_operation),
 		T(test_request_bodies),
+		T(test_default_request_headers),
 		T(test_request_validation),
 		T(test_timeout),
 		T(test_connection_refused_hides_credentials),
