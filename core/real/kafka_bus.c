@@ -48,6 +48,7 @@
  * Tokens: (partition + 1) << 48 | offset.
  */
 #include "kafka_bus.h"
+#include "kafka_json_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -911,6 +912,9 @@ static const char *undeliverable(const rd_kafka_message_t *msg, char *why, size_
 		snprintf(why, size, "empty message: no envelope");
 		return why;
 	}
+	/* Certainly an object the host's parser accepts: no need to parse it here too. */
+	if (onex_kafka_json_is_plain_object(msg->payload, msg->len))
+		return NULL;
 	onex_error_clear(&err);
 	if (onex_envelope_parse(msg->payload, msg->len, &json, &err) < 0) {
 		/* The parser may quote the bad bytes; a header stays UTF-8. */
