@@ -40,6 +40,13 @@
  * librdkafka dropped its prefetch at each pause and fetched again after
  * the resume, ~2 ms stalls that held the host to 0.4x a bare loop.)
  *
+ * Dead letters. A message no reply can be addressed to (too big, empty,
+ * not a JSON object the envelope parser accepts) is copied to the
+ * dead-letter topic instead of being delivered. A plain envelope is
+ * vouched for by kafka_json_check.c without being parsed (the host parses
+ * it once); only what that quick test doubts gets the full parse here,
+ * which decides and gives the reason.
+ *
  * Release. A message the host gives back (onex_kafka_bus_release: its
  * reply could not be published) pauses its partition (the one pause left);
  * after a backoff the partition is resumed and fetched again from that
