@@ -126,7 +126,8 @@
 #define ONEX_KAFKA_PARTITIONS_MAX 4096u		  /* partitions of the input topic */
 #define ONEX_KAFKA_PRODUCER_QUEUE_KBYTES 65536u	  /* queue.buffering.max.kbytes */
 #define ONEX_KAFKA_PRODUCER_QUEUE_MESSAGES 100000u /* queue.buffering.max.messages */
-#define ONEX_KAFKA_FETCH_QUEUE_KBYTES 16384u	  /* queued.max.messages.kbytes */
+#define ONEX_KAFKA_FETCH_QUEUE_KBYTES 16384u	  /* queued.max.messages.kbytes, per partition */
+#define ONEX_KAFKA_FETCH_QUEUE_MESSAGES 20000u	  /* queued.min.messages, per partition */
 #define ONEX_KAFKA_FETCH_PARTITION_BYTES 262144u  /* fetch.message.max.bytes */
 #define ONEX_KAFKA_MESSAGE_BYTES_MAX (ONEX_ENVELOPE_BYTES_MAX + 65536u)
 #define ONEX_KAFKA_DLQ_VALUE_BYTES_MAX ONEX_ENVELOPE_BYTES_MAX /* longer: truncated */

@@ -3,14 +3,16 @@
  * consumer group) and one idempotent producer handle (replies and the
  * dead-letter topic), both driven from the loop.
  *
- * Wake-ups. Both handles' event queues write a byte into one pipe when an
- * event arrives on an empty queue (rd_kafka_queue_io_event_enable); the
- * pipe's read end is watched by the loop. The consumer's main queue is
- * forwarded into its consumer queue (rd_kafka_poll_set_consumer), so
- * rebalances, commits, errors, statistics and log lines (log.queue) all
- * arrive through rd_kafka_consumer_poll(rk, 0) on the loop thread, and the
- * producer's delivery reports through rd_kafka_poll(rk, 0). A 100 ms timer
- * polls both anyway (housekeeping, and the circuit's half-open time).
+ * Wake-ups. The handles' queues write a byte into one pipe when something
+ * arrives on an empty queue (rd_kafka_queue_io_event_enable); the pipe's
+ * read end is watched by the loop. The consumer's main queue is forwarded
+ * into its consumer queue (rd_kafka_poll_set_consumer), so rebalances,
+ * commits, errors, statistics and log lines (log.queue) all arrive through
+ * rd_kafka_consumer_poll(rk, 0) on the loop thread, and the producer's
+ * delivery reports through rd_kafka_poll(rk, 0). Messages do not go there:
+ * each assigned partition has its own queue (below), writing into the same
+ * pipe. A 100 ms timer polls everything anyway (housekeeping, and the
+ * circuit's half-open time).
  *
  * Messages. Every message taken from librdkafka gets a slot in its
  * partition's ring (offsets in order) and waits in `held` (FIFO) until it
@@ -21,24 +23,39 @@
  * batches, asynchronously, at most every ONEX_KAFKA_COMMIT_INTERVAL_MS.
  *
  * Flow. "In flight" is every message taken and not finished (held,
- * delivered and not acked, or on its way to the dead-letter topic). At
- * pause_consumption_threshold the assigned partitions are paused (fetching
- * stops; librdkafka drops what it prefetched and fetches it again after
- * the resume, from the message after the last one we took); they resume at
- * half the threshold. The host's pause() only stops deliveries: a host
- * running one envelope at a time pauses after every delivery, and pausing
- * the partitions each time would throw away and refetch librdkafka's
- * prefetched messages once per envelope. Messages keep arriving into
- * `held` while the host is paused, up to the threshold, which then pauses
- * the partitions; so a paused bus is bounded the same way.
+ * delivered and not acked, or on its way to the dead-letter topic). On
+ * assignment, the rebalance callback takes each partition's fetch queue
+ * out of the consumer queue (rd_kafka_queue_get_partition +
+ * rd_kafka_queue_forward(q, NULL)); the bus takes messages from these
+ * queues in turn (rd_kafka_consume_queue) while fewer than
+ * pause_consumption_threshold are in flight, and stops taking at it. The
+ * partitions are not paused: librdkafka keeps fetching ahead, per
+ * partition up to queued.min.messages / queued.max.messages.kbytes
+ * (core/limits.h), and nothing it prefetched is thrown away; events keep
+ * being served whatever is in flight. The first ack below the threshold
+ * takes again (no hysteresis: stopping costs nothing). The host's pause()
+ * only stops deliveries; messages keep being taken into `held` up to the
+ * threshold, so a paused host is bounded the same way. (Until this design
+ * the partitions were paused at the threshold and resumed at half of it:
+ * librdkafka dropped its prefetch at each pause and fetched again after
+ * the resume, ~2 ms stalls that held the host to 0.4x a bare loop.)
+ *
+ * Dead letters. A message no reply can be addressed to (too big, empty,
+ * not a JSON object the envelope parser accepts) is copied to the
+ * dead-letter topic instead of being delivered. A plain envelope is
+ * vouched for by kafka_json_check.c without being parsed (the host parses
+ * it once); only what that quick test doubts gets the full parse here,
+ * which decides and gives the reason.
  *
  * Release. A message the host gives back (onex_kafka_bus_release: its
- * reply could not be published) stops its partition; after a backoff the
- * partition is fetched again from that message.
+ * reply could not be published) pauses its partition (the one pause left);
+ * after a backoff the partition is resumed and fetched again from that
+ * message (a seek).
  *
  * Tokens: (partition + 1) << 48 | offset.
  */
 #include "kafka_bus.h"
+#include "kafka_json_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +97,7 @@ struct part {
 	int64_t next_offset; /* last taken + 1; -1 before the first */
 	int64_t rewind_to;   /* released: fetch again from here; -1 none */
 	unsigned releases;   /* in a row, for the backoff; reset by an ack */
+	rd_kafka_queue_t *queue; /* its own message queue while assigned (see Flow) */
 };
 
 enum pub_kind { PUB_REPLY, PUB_DLQ };
@@ -117,7 +135,7 @@ struct kafka_bus {
 	char input[ONEX_TOPIC_BYTES_MAX + 1];
 	char output[ONEX_TOPIC_BYTES_MAX + 1];
 	char dlq[ONEX_TOPIC_BYTES_MAX + 1];
-	unsigned inflight_max, pause_at, resume_at;
+	unsigned inflight_max, pause_at;
 	unsigned circuit_threshold, circuit_open_ms;
 	long fetch_wait_ms, session_timeout_ms; /* -1: librdkafka's default */
 
@@ -136,11 +154,11 @@ struct kafka_bus {
 
 	/* Partitions (indexed by id) and messages. */
 	struct part **parts;
-	size_t nparts;
+	size_t nparts, next_part; /* next_part: where taking starts (round robin) */
 	rd_kafka_message_t **held;
 	size_t held_head, held_count, held_cap;
 	unsigned inflight, inflight_high;
-	int consuming, host_paused, fetch_paused, shut, freeing, fatal;
+	int consuming, host_paused, take_stopped, shut, freeing, fatal;
 
 	/* Circuit breaker over reply publishes. */
 	enum circuit circuit;
@@ -159,7 +177,8 @@ struct kafka_bus {
 	uint64_t last_error_ns;
 	unsigned dlq_failing;
 	uint64_t taken, delivered, acked, released, dead_lettered, published, publish_failed,
-		publish_refused, commits, commit_failures, partition_pauses, rebalances;
+		publish_refused, commits, commit_failures, threshold_stops, partition_pauses,
+		rebalances;
 };
 
 static const struct onex_bus_ops kafka_ops;
@@ -177,7 +196,8 @@ static uint64_t now_ns(struct kafka_bus *bus)
 }
 
 static void service(struct kafka_bus *bus);
-static void update_fetch(struct kafka_bus *bus);
+static void kick(struct kafka_bus *bus);
+static void take(struct kafka_bus *bus, rd_kafka_message_t *msg);
 static void schedule_commit(struct kafka_bus *bus, uint64_t delay_ms);
 static void ack_token(struct kafka_bus *bus, uint64_t token);
 
@@ -340,75 +360,92 @@ static void part_forget(struct kafka_bus *bus, struct part *part)
 
 /* ---- flow control ------------------------------------------------------------ */
 
-/* The assigned partitions as a list (NULL when none); not those waiting to rewind. */
-static rd_kafka_topic_partition_list_t *assigned_list(struct kafka_bus *bus, int rewinding)
+/*
+ * Each assigned partition gets its own message queue: librdkafka's fetch
+ * queue of the partition, no longer forwarded to the consumer queue
+ * (rd_kafka_queue_forward(q, NULL) marks it forwarded by the application,
+ * so librdkafka's fetch start does not forward it again), waking the loop
+ * through the same pipe. Its messages wait there, prefetched, until the
+ * bus takes them; the consumer queue carries only events (rebalances,
+ * commits, errors, statistics, log lines), served on every turn whatever
+ * the number in flight. Set up before the partition is assigned, torn
+ * down once it is revoked.
+ */
+static void part_queue_open(struct kafka_bus *bus, struct part *part)
 {
-	rd_kafka_topic_partition_list_t *list = NULL;
-	for (size_t i = 0; i < bus->nparts; i++) {
-		if (!bus->parts[i] || !bus->parts[i]->assigned ||
-		    (!rewinding && bus->parts[i]->rewind_to >= 0))
-			continue;
-		if (!list)
-			list = rd_kafka_topic_partition_list_new(8);
-		rd_kafka_topic_partition_list_add(list, bus->topic, (int32_t)i);
+	if (part->queue)
+		return;
+	part->queue = rd_kafka_queue_get_partition(bus->rk[CONSUMER], bus->topic, part->id);
+	if (!part->queue) { /* then its messages come through the consumer queue */
+		onex_log(bus->env.log, ONEX_LOG_ERROR, NULL, NULL,
+			 "kafka bus: no queue for %s [%" PRId32 "]: its messages are taken "
+			 "with the events, beyond the in-flight bound", bus->topic, part->id);
+		return;
 	}
-	return list;
+	rd_kafka_queue_forward(part->queue, NULL);
+	rd_kafka_queue_io_event_enable(part->queue, bus->pipe_w, "m", 1);
+}
+
+static void part_queue_close(struct part *part)
+{
+	if (!part->queue)
+		return;
+	rd_kafka_queue_io_event_enable(part->queue, -1, NULL, 0);
+	rd_kafka_queue_destroy(part->queue);
+	part->queue = NULL;
+}
+
+/* Messages prefetched by librdkafka and not taken yet, over all partitions. */
+static size_t prefetched(const struct kafka_bus *bus)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < bus->nparts; i++)
+		if (bus->parts[i] && bus->parts[i]->queue)
+			n += rd_kafka_queue_length(bus->parts[i]->queue);
+	return n;
 }
 
 /*
- * After a resume, librdkafka 2.0's fetcher notices on its next wake-up,
- * up to a second later (measured: 0.8 s per pause/resume cycle). A seek
- * to where fetching resumes anyway (the message after the last one
- * taken) wakes it at once; it changes no position and drops nothing,
- * since a paused partition has nothing prefetched.
+ * Take messages from the partitions' queues, one partition after the
+ * other, while fewer than pause_consumption_threshold are in flight, at
+ * most `budget`; returns what is left of the budget. At the threshold the
+ * bus stops taking (the messages stay prefetched, fetching goes on up to
+ * librdkafka's queue bounds); ack_token() takes again below it.
  */
-static void wake_fetcher(struct kafka_bus *bus, rd_kafka_topic_partition_list_t *list)
+static unsigned take_messages(struct kafka_bus *bus, unsigned budget)
 {
-	rd_kafka_error_t *error;
-	int n = 0;
-	for (int i = 0; i < list->cnt; i++) {
-		struct part *part = part_get(bus, list->elems[i].partition, 0);
-		list->elems[i].offset = part ? part->next_offset : -1;
-		n += list->elems[i].offset >= 0;
+	size_t idle = 0;
+	while (budget > 0 && bus->nparts > 0 && idle < bus->nparts && !bus->shut) {
+		struct part *part;
+		rd_kafka_message_t *msg;
+		if (bus->inflight >= bus->pause_at) {
+			if (!bus->take_stopped) {
+				bus->take_stopped = 1;
+				bus->threshold_stops++;
+			}
+			break;
+		}
+		bus->next_part %= bus->nparts;
+		part = bus->parts[bus->next_part++];
+		if (!part || !part->queue || part->rewind_to >= 0 ||
+		    !(msg = rd_kafka_consume_queue(part->queue, 0))) {
+			idle++;
+			continue;
+		}
+		idle = 0;
+		budget--;
+		take(bus, msg);
 	}
-	if (n == 0)
-		return;
-	for (int i = list->cnt - 1; i >= 0; i--)
-		if (list->elems[i].offset < 0)
-			rd_kafka_topic_partition_list_del_by_idx(list, i);
-	if ((error = rd_kafka_seek_partitions(bus->rk[CONSUMER], list, 0)))
-		rd_kafka_error_destroy(error);
+	return budget;
 }
 
-static void set_fetch_paused(struct kafka_bus *bus, int pause)
+/* Below the threshold again: take on the next turn (no hysteresis: stopping is free). */
+static void update_taking(struct kafka_bus *bus)
 {
-	rd_kafka_topic_partition_list_t *list = assigned_list(bus, pause);
-	bus->fetch_paused = pause;
-	if (pause)
-		bus->partition_pauses++;
-	onex_log(bus->env.log, ONEX_LOG_DEBUG, NULL, NULL,
-		 "kafka bus: %s fetching %s (%u in flight)", pause ? "paused" : "resumed",
-		 bus->topic, bus->inflight);
-	if (!list)
-		return;
-	if (pause) {
-		rd_kafka_pause_partitions(bus->rk[CONSUMER], list);
-	} else {
-		rd_kafka_resume_partitions(bus->rk[CONSUMER], list);
-		wake_fetcher(bus, list);
+	if (bus->take_stopped && bus->inflight < bus->pause_at && !bus->shut && !bus->freeing) {
+		bus->take_stopped = 0;
+		kick(bus);
 	}
-	rd_kafka_topic_partition_list_destroy(list);
-}
-
-/* Pause fetching at the threshold, resume at half of it (hysteresis). */
-static void update_fetch(struct kafka_bus *bus)
-{
-	if (bus->freeing)
-		return;
-	if (!bus->fetch_paused && (bus->inflight >= bus->pause_at || bus->shut))
-		set_fetch_paused(bus, 1);
-	else if (bus->fetch_paused && !bus->shut && bus->inflight <= bus->resume_at)
-		set_fetch_paused(bus, 0);
 }
 
 /* ---- commits ------------------------------------------------------------------ */
@@ -506,6 +543,7 @@ static void assign_partitions(struct kafka_bus *bus, rd_kafka_t *rk,
 		part->commit_next = part->commit_sent = part->committed = -1;
 		part->next_offset = part->rewind_to = -1;
 		part->releases = 0;
+		part_queue_open(bus, part); /* before the fetch starts */
 	}
 	if (cooperative) {
 		rd_kafka_error_t *error = rd_kafka_incremental_assign(rk, list);
@@ -516,7 +554,7 @@ static void assign_partitions(struct kafka_bus *bus, rd_kafka_t *rk,
 	} else {
 		rd_kafka_assign(rk, list);
 	}
-	if (bus->fetch_paused || bus->shut)
+	if (bus->shut)
 		rd_kafka_pause_partitions(rk, list);
 }
 
@@ -540,7 +578,12 @@ static void revoke_partitions(struct kafka_bus *bus, rd_kafka_t *rk,
 	} else {
 		rd_kafka_assign(rk, NULL);
 	}
-	update_fetch(bus);
+	for (int i = 0; i < list->cnt; i++) {
+		struct part *part = part_get(bus, list->elems[i].partition, 0);
+		if (part && !part->assigned)
+			part_queue_close(part); /* what it still holds is librdkafka's to drop */
+	}
+	update_taking(bus);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -860,7 +903,6 @@ static void take(struct kafka_bus *bus, rd_kafka_message_t *msg)
 		onex_log(bus->env.log, ONEX_LOG_WARN, NULL, NULL,
 			 "kafka bus: %u messages in flight, above max_inflight_envelopes (%u)",
 			 bus->inflight, bus->inflight_max);
-	update_fetch(bus);
 }
 
 /* Why no reply can be addressed to this message, or NULL when it can be. */
@@ -877,6 +919,9 @@ static const char *undeliverable(const rd_kafka_message_t *msg, char *why, size_
 		snprintf(why, size, "empty message: no envelope");
 		return why;
 	}
+	/* Certainly an object the host's parser accepts: no need to parse it here too. */
+	if (onex_kafka_json_is_plain_object(msg->payload, msg->len))
+		return NULL;
 	onex_error_clear(&err);
 	if (onex_envelope_parse(msg->payload, msg->len, &json, &err) < 0) {
 		/* The parser may quote the bad bytes; a header stays UTF-8. */
@@ -952,6 +997,7 @@ static void service(struct kafka_bus *bus)
 		budget--;
 		take(bus, msg);
 	}
+	budget = take_messages(bus, budget);
 	more = budget == 0;
 	for (budget = ONEX_KAFKA_EVENTS_PER_TURN_MAX; budget > 0 && can_deliver(bus); budget--)
 		deliver_next(bus);
@@ -1000,7 +1046,7 @@ static void ack_token(struct kafka_bus *bus, uint64_t token)
 		part->releases = 0;
 		schedule_commit(bus, ONEX_KAFKA_COMMIT_INTERVAL_MS);
 	}
-	update_fetch(bus);
+	update_taking(bus);
 }
 
 /* ---- released messages: fetched and delivered again ------------------------------ */
@@ -1030,9 +1076,12 @@ static void rewind_fire(void *arg)
 			 part->id, part->rewind_to);
 		part->next_offset = part->rewind_to;
 		part->rewind_to = -1;
-		if (!bus->fetch_paused) /* else the resume at the threshold does it */
-			rd_kafka_resume_partitions(bus->rk[CONSUMER], list);
-		/* After the resume: the seek also wakes the fetcher (see wake_fetcher). */
+		rd_kafka_resume_partitions(bus->rk[CONSUMER], list);
+		/*
+		 * After the resume: the seek sets where fetching starts, and wakes
+		 * librdkafka 2.0's fetcher at once (it notices a resume alone only at
+		 * its next wake-up, up to a second later).
+		 */
 		if ((error = rd_kafka_seek_partitions(bus->rk[CONSUMER], list, 0)))
 			rd_kafka_error_destroy(error);
 		rd_kafka_topic_partition_list_destroy(list);
@@ -1072,6 +1121,7 @@ static void release_token(struct kafka_bus *bus, uint64_t token)
 	one_partition(bus, part, from, &list);
 	rd_kafka_pause_partitions(bus->rk[CONSUMER], list);
 	rd_kafka_topic_partition_list_destroy(list);
+	bus->partition_pauses++;
 	for (unsigned i = 0; i < part->releases && delay_ms < ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX; i++)
 		delay_ms *= 2;
 	if (delay_ms > ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX)
@@ -1085,7 +1135,7 @@ static void release_token(struct kafka_bus *bus, uint64_t token)
 	    onex_loop_timer_add(bus->env.loop, delay_ms * MS, rewind_fire, bus,
 				&bus->rewind_timer, NULL) == 0)
 		bus->rewind_armed = 1;
-	update_fetch(bus);
+	update_taking(bus);
 }
 
 /* ---- port operations ------------------------------------------------------------------ */
@@ -1297,14 +1347,15 @@ static json_t *kafka_health(struct onex_bus *base)
 	json_object_set_new(h, "oldest_in_flight_ms", json_integer((json_int_t)oldest));
 	json_object_set_new(h, "stalled", json_boolean(stalled));
 	json_object_set_new(h, "host_paused", json_boolean(bus->host_paused));
-	json_object_set_new(h, "fetch_paused", json_boolean(bus->fetch_paused));
+	json_object_set_new(h, "taking_stopped", json_boolean(bus->take_stopped));
+	json_object_set_new(h, "prefetched", json_integer((json_int_t)prefetched(bus)));
 	json_object_set_new(h, "partitions", partitions_json(bus));
 	json_object_set_new(h, "producer_queue",
 			    json_integer(rd_kafka_outq_len(bus->rk[PRODUCER])));
 	json_object_set_new(h, "dead_letters_failing", json_integer(bus->dlq_failing));
 	json_object_set_new(
 		h, "counts",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "taken",
+		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "taken",
 			  (json_int_t)bus->taken, "delivered", (json_int_t)bus->delivered,
 			  "acked", (json_int_t)bus->acked, "released", (json_int_t)bus->released,
 			  "dead_lettered",
@@ -1312,6 +1363,7 @@ static json_t *kafka_health(struct onex_bus *base)
 			  "publish_failed", (json_int_t)bus->publish_failed, "publish_refused",
 			  (json_int_t)bus->publish_refused, "commits", (json_int_t)bus->commits,
 			  "commit_failures", (json_int_t)bus->commit_failures,
+			  "threshold_stops", (json_int_t)bus->threshold_stops,
 			  "partition_pauses", (json_int_t)bus->partition_pauses, "rebalances",
 			  (json_int_t)bus->rebalances));
 	json_object_set_new(h, "last_error",
@@ -1336,13 +1388,12 @@ static json_t *kafka_describe(struct onex_bus *base)
 {
 	struct kafka_bus *bus = bus_self(base);
 	json_t *d = json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:s,s:s}", "kind", UNIT,
+		"{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:s,s:s}", "kind", UNIT,
 		"library", rd_kafka_version_str(), "bootstrap_servers", bus->bootstrap,
 		"consumer_group", bus->group, "client_id", bus->client_id, "input_topic",
 		bus->input, "output_topic", bus->output, "dead_letter_topic", bus->dlq,
 		"max_inflight_envelopes", (int)bus->inflight_max,
-		"pause_consumption_threshold", (int)bus->pause_at, "resume_at",
-		(int)bus->resume_at, "circuit_breaker_threshold",
+		"pause_consumption_threshold", (int)bus->pause_at, "circuit_breaker_threshold",
 		(int)bus->circuit_threshold, "circuit_open_ms", (int)bus->circuit_open_ms,
 		"delivery", "at-least-once: offsets committed after the reply is acknowledged",
 		"producer", "acks=all, idempotent");
@@ -1377,7 +1428,6 @@ static void kafka_shutdown(struct onex_bus *base)
 	for (size_t i = 0; i < bus->nparts; i++)
 		if (bus->parts[i] && bus->parts[i]->assigned)
 			part_forget(bus, bus->parts[i]);
-	update_fetch(bus);
 	for (struct pub *pub = bus->pubs; pub; pub = pub->next)
 		if (pub->retry_armed) {
 			onex_loop_timer_cancel(bus->env.loop, pub->retry_timer);
@@ -1444,6 +1494,9 @@ static void close_consumer(struct kafka_bus *bus)
 		onex_log(bus->env.log, ONEX_LOG_WARN, NULL, NULL,
 			 "kafka bus: consumer did not leave group %s within %u ms", bus->group,
 			 ONEX_KAFKA_CLOSE_WAIT_MS);
+	for (size_t i = 0; i < bus->nparts; i++)
+		if (bus->parts[i])
+			part_queue_close(bus->parts[i]); /* before their handle */
 	rd_kafka_queue_destroy(bus->queue[CONSUMER]);
 	bus->queue[CONSUMER] = NULL;
 	rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
@@ -1592,7 +1645,6 @@ static int read_limits(struct kafka_bus *bus, const struct onex_contract_bus *co
 				    "max_inflight_envelopes (%ld)", pause, inflight);
 	bus->inflight_max = (unsigned)inflight;
 	bus->pause_at = (unsigned)pause;
-	bus->resume_at = (unsigned)pause / 2;
 	bus->circuit_threshold = (unsigned)circuit;
 	bus->circuit_open_ms = ONEX_KAFKA_CIRCUIT_OPEN_MS;
 	return 0;
@@ -1659,18 +1711,18 @@ static int conf_common(struct kafka_bus *bus, rd_kafka_conf_t *conf, struct onex
 
 static int conf_consumer(struct kafka_bus *bus, rd_kafka_conf_t *conf, struct onex_error *err)
 {
-	char num[24], kbytes[24], heartbeat[24], fetch[24];
+	char num[24], kbytes[24], messages[24], heartbeat[24], fetch[24];
 	snprintf(kbytes, sizeof(kbytes), "%u", ONEX_KAFKA_FETCH_QUEUE_KBYTES);
+	snprintf(messages, sizeof(messages), "%u", ONEX_KAFKA_FETCH_QUEUE_MESSAGES);
 	snprintf(fetch, sizeof(fetch), "%u", ONEX_KAFKA_FETCH_PARTITION_BYTES);
 	/*
-	 * Not queued.min.messages: all partitions feed the one consumer queue,
-	 * and librdkafka 2.0 compares that queue's length, stale messages of
-	 * a paused partition included, with it; over it a partition stops
-	 * fetching until the fetcher's next wake-up, up to a second later
-	 * (measured: a 1 s stall every ~400 messages at 100). Memory is bounded
-	 * by the kilobytes instead; each pause throws away at most one fetch
-	 * per partition (fetch.message.max.bytes; larger messages still come,
-	 * librdkafka raises it for them).
+	 * Prefetch: every partition has its own queue (see take_messages), so
+	 * both bounds apply per assigned partition: librdkafka stops fetching
+	 * a partition once its queue holds queued.min.messages messages or
+	 * queued.max.messages.kbytes, and fetches again once the bus has taken
+	 * some (after its fetch backoff). Beyond them, at most one fetch per
+	 * partition is on its way (fetch.message.max.bytes; larger messages
+	 * still come, librdkafka raises it for them).
 	 */
 	if (conf_common(bus, conf, err) < 0 ||
 	    conf_set(conf, "group.id", bus->group, err) < 0 ||
@@ -1678,6 +1730,7 @@ static int conf_consumer(struct kafka_bus *bus, rd_kafka_conf_t *conf, struct on
 	    conf_set(conf, "enable.auto.offset.store", "false", err) < 0 ||
 	    conf_set(conf, "auto.offset.reset", "earliest", err) < 0 ||
 	    conf_set(conf, "queued.max.messages.kbytes", kbytes, err) < 0 ||
+	    conf_set(conf, "queued.min.messages", messages, err) < 0 ||
 	    conf_set(conf, "fetch.message.max.bytes", fetch, err) < 0)
 		return -1;
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);

@@ -20,9 +20,11 @@
  *     with headers onex-dlq-reason, onex-source-topic,
  *     onex-source-partition, onex-source-offset; its offset is committed
  *     once the dead-letter copy is acknowledged; consumption continues;
- *   - at most max_inflight_envelopes messages taken and not finished;
- *     fetching pauses at pause_consumption_threshold and resumes at half
- *     of it;
+ *   - at most pause_consumption_threshold (<= max_inflight_envelopes)
+ *     messages taken and not finished: the bus stops taking messages at
+ *     the threshold and takes again below it; librdkafka's prefetch is
+ *     kept, bounded per assigned partition by queued.min.messages and
+ *     queued.max.messages.kbytes (core/limits.h);
  *   - after circuit_breaker_threshold consecutive failed publishes,
  *     publish() fails at once with CIRCUIT_OPEN for 30 s, then lets one
  *     publish through (half-open) and closes on its success;

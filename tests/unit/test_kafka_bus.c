@@ -680,7 +680,7 @@ static int bus_held_at_least(struct world *w, void *arg)
 	struct driver *d = arg;
 	(void)w;
 	return health_int(d->bus, NULL, "held") >= (json_int_t)d->want &&
-	       health_int(d->bus, NULL, "fetch_paused");
+	       health_int(d->bus, NULL, "taking_stopped");
 }
 
 static struct onex_bus *bus_new(struct world *w)
@@ -697,8 +697,8 @@ static struct onex_bus *bus_new(struct world *w)
 
 /*
  * pause(): nothing is delivered, messages wait in the bus up to
- * pause_consumption_threshold, which pauses the partitions; resume()
- * delivers them all. Acks below half the threshold resume fetching.
+ * pause_consumption_threshold, where it stops taking them; resume()
+ * delivers them all. An ack below the threshold takes again.
  */
 static void test_pause_and_threshold(void **state)
 {
@@ -719,7 +719,7 @@ static void test_pause_and_threshold(void **state)
 	free(req);
 	d.want = 4;
 	assert_true(run_until(&w, bus_held_at_least, &d, 15000));
-	run_for(&w, 300); /* nothing more arrives while fetching is paused */
+	run_for(&w, 300); /* nothing more is taken at the threshold */
 	assert_int_equal(d.delivered, 0);
 	assert_int_equal(health_int(d.bus, NULL, "held"), 4);
 	assert_int_equal(health_int(d.bus, NULL, "in_flight"), 4);
@@ -728,17 +728,23 @@ static void test_pause_and_threshold(void **state)
 	assert_true(run_until(&w, delivered_at_least, &d, 5000));
 	run_for(&w, 300);
 	assert_int_equal(d.delivered, 4);
-	assert_true(health_int(d.bus, NULL, "fetch_paused"));
+	assert_true(health_int(d.bus, NULL, "taking_stopped"));
 
-	onex_bus_ack(d.bus, d.tokens[0]);
-	onex_bus_ack(d.bus, d.tokens[1]); /* 2 in flight: half the threshold, fetch resumes */
+	onex_bus_ack(d.bus, d.tokens[0]); /* 3 in flight: one more is taken, no more */
+	d.want = 5;
+	assert_true(run_until(&w, delivered_at_least, &d, 5000));
+	run_for(&w, 300);
+	assert_int_equal(d.delivered, 5);
+	assert_int_equal(health_int(d.bus, NULL, "in_flight"), 4);
+	assert_true(health_int(d.bus, NULL, "taking_stopped"));
 	d.ack_at_once = 1;
-	for (unsigned i = 2; i < 4; i++)
+	for (unsigned i = 1; i < 5; i++)
 		onex_bus_ack(d.bus, d.tokens[i]);
 	d.want = 12;
 	assert_true(run_until(&w, delivered_at_least, &d, 10000));
-	assert_true(health_int(d.bus, NULL, "in_flight_high_water") <= 6);
-	assert_true(health_int(d.bus, "counts", "partition_pauses") >= 1);
+	assert_int_equal(health_int(d.bus, NULL, "in_flight_high_water"), 4);
+	assert_true(health_int(d.bus, "counts", "threshold_stops") >= 1);
+	assert_int_equal(health_int(d.bus, "counts", "partition_pauses"), 0);
 	onex_bus_shutdown(d.bus);
 	onex_bus_free(d.bus);
 	world_close(&w);
@@ -749,6 +755,74 @@ static int committed_at_least(struct world *w, void *arg)
 	struct driver *d = arg;
 	(void)w;
 	return committed_total(d->bus) >= (json_int_t)d->want;
+}
+
+static int prefetched_at_least(struct world *w, void *arg)
+{
+	struct driver *d = arg;
+	(void)w;
+	return health_int(d->bus, NULL, "prefetched") >= (json_int_t)d->want;
+}
+
+/*
+ * The bound with a host that does not answer: 60 messages on 2
+ * partitions, threshold 4. The bus takes and delivers 4 and no more, the
+ * rest stays prefetched in librdkafka (the partitions are not paused:
+ * nothing is thrown away and fetched again); health shows it. Once the
+ * host answers, the bus takes again and every message comes exactly once,
+ * in offset order per partition, and all are committed.
+ */
+static void test_bound_when_host_does_not_answer(void **state)
+{
+	struct world w;
+	struct driver d = { 0 };
+	struct onex_error err;
+	size_t len;
+	int64_t last[2] = { -1, -1 };
+	char *req = echo_requests(1, 60, "local.echo", 0, &len);
+	(void)state;
+	world_open(&w, "bound", 2,
+		   "      max_inflight_envelopes: 6\n      pause_consumption_threshold: 4\n");
+	d.bus = bus_new(&w);
+	onex_error_clear(&err);
+	assert_int_equal(onex_bus_subscribe(d.bus, w.in, driver_deliver, NULL, &d, &err), 0);
+	assert_int_equal(onex_bus_start_consuming(d.bus, &err), 0);
+	kcat_produce(w.in, req, len);
+	free(req);
+	d.want = 4;
+	assert_true(run_until(&w, delivered_at_least, &d, 15000));
+	d.want = 56; /* all but the 4 taken, waiting in librdkafka */
+	assert_true(run_until(&w, prefetched_at_least, &d, 15000));
+	run_for(&w, 500);
+	assert_int_equal(d.delivered, 4);
+	assert_int_equal(health_int(d.bus, NULL, "in_flight"), 4);
+	assert_int_equal(health_int(d.bus, NULL, "prefetched"), 56);
+	assert_true(health_int(d.bus, NULL, "taking_stopped"));
+	assert_int_equal(health_int(d.bus, "counts", "taken"), 4);
+	assert_int_equal(health_int(d.bus, "counts", "partition_pauses"), 0);
+
+	d.ack_at_once = 1; /* the host answers again */
+	for (unsigned i = 0; i < 4; i++)
+		onex_bus_ack(d.bus, d.tokens[i]);
+	d.want = 60;
+	assert_true(run_until(&w, delivered_at_least, &d, 10000));
+	assert_true(run_until(&w, committed_at_least, &d, 5000));
+	run_for(&w, 300);
+	assert_int_equal(d.delivered, 60); /* none twice */
+	for (unsigned i = 0; i < d.delivered; i++) {
+		unsigned p = (unsigned)(d.tokens[i] >> 48) - 1;
+		int64_t offset = (int64_t)(d.tokens[i] & ((UINT64_C(1) << 48) - 1));
+		assert_true(p < 2);
+		assert_true(offset > last[p]); /* in order, nothing skipped twice */
+		last[p] = offset;
+	}
+	assert_int_equal(last[0] + 1 + last[1] + 1, 60); /* offsets 0.. on both: none lost */
+	assert_int_equal(health_int(d.bus, NULL, "in_flight_high_water"), 4);
+	assert_int_equal(health_int(d.bus, NULL, "prefetched"), 0);
+	assert_false(health_int(d.bus, NULL, "taking_stopped"));
+	onex_bus_shutdown(d.bus);
+	onex_bus_free(d.bus);
+	world_close(&w);
 }
 
 /*
@@ -809,12 +883,12 @@ static void test_backpressure_with_host(void **state)
 	assert_true(run_until(&w, reached, &e, 30000));
 	struct onex_bus *bus = onex_host_bus(w.host);
 	json_int_t high = health_int(bus, NULL, "in_flight_high_water");
-	print_message("60 requests of 200 ms: %.2f s, at most %lld in flight, %lld pauses\n",
+	print_message("60 requests of 200 ms: %.2f s, at most %lld in flight, %lld stops\n",
 		      now_s() - t0, (long long)high,
-		      (long long)health_int(bus, "counts", "partition_pauses"));
-	assert_true(high <= 10);
+		      (long long)health_int(bus, "counts", "threshold_stops"));
+	assert_true(high <= 8);
 	assert_true(high >= 8);
-	assert_true(health_int(bus, "counts", "partition_pauses") >= 2);
+	assert_true(health_int(bus, "counts", "threshold_stops") >= 2);
 	host_stop(&w);
 	json_t *out = kcat_consume(w.out);
 	assert_int_equal(check_replies(out, 1, 60), 0);
@@ -1300,6 +1374,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_redelivered_when_not_acked),
 		cmocka_unit_test(test_dead_letters),
 		cmocka_unit_test(test_pause_and_threshold),
+		cmocka_unit_test(test_bound_when_host_does_not_answer),
 		cmocka_unit_test(test_release_redelivers),
 		cmocka_unit_test(test_backpressure_with_host),
 		cmocka_unit_test(test_broker_down_loses_nothing),
