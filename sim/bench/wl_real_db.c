@@ -104,38 +104,12 @@ static int db_setup(void)
 	return 0;
 }
 
-struct db_state {
-	struct onex_loop *loop;
-	struct onex_handler *h;
-	int done, ok, timed_out;
-};
-
-static void db_on_done(void *arg, struct onex_handler_result *r)
-{
-	struct db_state *s = arg;
-	s->done = 1;
-	s->ok = r->ok && json_integer_value(json_object_get(r->payload, "row_count")) == 1;
-	json_decref(r->payload);
-	json_decref(r->error_extra);
-	onex_handler_finished(s->h);
-	onex_loop_stop(s->loop);
-}
-
-static void db_on_guard(void *arg)
-{
-	struct db_state *s = arg;
-	s->timed_out = 1;
-	onex_loop_stop(s->loop);
-}
-
 static uint64_t db_rng = 0x9e3779b97f4a7c15ull;
 
-/* One db.query by a random primary key; 0, or -1. */
-static int db_one(struct db_state *s)
+/* One db.query by a random primary key; 0 when it returned one row, -1 otherwise. */
+static int db_one(struct onex_bench_call *c)
 {
 	struct onex_envelope req;
-	struct onex_error err;
-	uint64_t guard;
 	db_rng = db_rng * 6364136223846793005ull + 1442695040888963407ull;
 	json_int_t aid = (json_int_t)((db_rng >> 33) % DB_ROWS) + 1;
 	memset(&req, 0, sizeof(req));
@@ -146,24 +120,18 @@ static int db_one(struct db_state *s)
 	req.payload = json_object_get(req.json, "payload");
 	req.correlation_id = "7f0c1b7e-1d2a-4c3b-8e4f-5a6b7c8d9e0f";
 	req.handler_type = ONEX_HANDLER_DB;
-	onex_error_clear(&err);
-	s->done = 0;
-	int rc = onex_handler_execute(s->h, &req, db_on_done, s, &err);
+	json_t *payload = onex_bench_call_once(c, &req);
 	json_decref(req.json);
-	if (rc < 0)
-		return -1;
-	if (onex_loop_timer_add(s->loop, 10000ull * 1000000ull, db_on_guard, s, &guard, NULL) < 0)
-		return -1;
-	onex_loop_run(s->loop);
-	onex_loop_timer_cancel(s->loop, guard);
-	return s->done && s->ok ? 0 : -1;
+	int rows = (int)json_integer_value(json_object_get(payload, "row_count"));
+	json_decref(payload);
+	return rows == 1 ? 0 : -1;
 }
 
 int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result *res,
 			   unsigned rep)
 {
 	unsigned long n = ctx->quick ? 3000ul : 20000ul;
-	struct db_state s;
+	struct onex_bench_call s;
 	struct onex_error err;
 	struct onex_clock *clock = NULL;
 	struct onex_log *log = NULL;
