@@ -8,6 +8,9 @@
  * `pgbench -i -s 1`; next to `pgbench -S -M prepared -c 1 -t N` (spawned,
  * tps parsed: the same query, prepared, one connection) on the same
  * cluster, alternated with the unit in rounds within the repetition.
+ * While it runs this process (and so pgbench), the postmaster (and so the
+ * backend it forks for each connection) are pinned to one CPU: each
+ * client/backend pair then pays the same loopback round trip.
  *
  * The cluster is created at the first repetition and destroyed after the
  * last one (initdb + start ~2 s, pgbench -i ~1 s: setup, not timed).
@@ -139,6 +142,13 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 	int rc = -1;
 	if (db_setup() < 0)
 		return onex_bench_real_unavailable(res, "not available: %s", db_why);
+	/*
+	 * This process, the pgbench it spawns, the postmaster and so every
+	 * backend it forks for a connection from now on (the unit's, each
+	 * pgbench's) on one CPU: see onex_bench_pin_one_cpu() in wl_real.h.
+	 */
+	struct onex_bench_pin pin;
+	int pinned = onex_bench_pin_one_cpu(&pin, &db_cluster.pid, 1) == 0;
 	memset(&s, 0, sizeof(s));
 	onex_error_clear(&err);
 	if (onex_hist_init(&h, ONEX_BENCH_HIST_LOWEST, ONEX_BENCH_HIST_HIGHEST,
@@ -226,11 +236,15 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 		       onex_stats_max(ratios, rounds) - onex_stats_min(ratios, rounds));
 	onex_bench_add_peak_rss(res, hwm);
 	onex_bench_add(res, "requests", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
-	onex_bench_real_note(res,
-				"the same SELECT by random primary key, prepared, 1 connection, "
-				"1 in flight, after a warm-up of n/10 queries; alternated with "
-				"pgbench -S -M prepared -c 1 -t n/rounds (tps without connection "
-				"time) in rounds, median of the rounds' ratios");
+	char how[512];
+	snprintf(how, sizeof(how),
+		 "the same SELECT by random primary key, prepared, 1 connection, 1 in flight, "
+		 "after a warm-up of n/10 queries; alternated with pgbench -S -M prepared -c 1 "
+		 "-t n/rounds (tps without connection time) in rounds, median of the rounds' "
+		 "ratios; %s",
+		 pinned ? "this process, pgbench and the postgres backends pinned to one CPU"
+			: "NOT pinned (sched_setaffinity failed)");
+	onex_bench_real_note(res, how);
 	rc = 0;
 	goto out;
 lost:
@@ -245,6 +259,7 @@ out:
 	onex_clock_free(clock);
 	onex_hist_release(&h);
 drop:
+	onex_bench_unpin(&pin);
 	if (rc < 0 || rep + 1 >= ctx->repetitions)
 		db_cluster_drop();
 	return rc;
