@@ -50,10 +50,11 @@ static void call_done(void *arg, struct onex_handler_result *r)
 	struct onex_bench_call *c = arg;
 	c->done = 1;
 	c->ok = r->ok;
-	c->payload = r->ok ? r->payload : NULL;
+	c->payload = r->ok ? r->payload : NULL; /* ours now (handler.h): taken, not shared */
 	if (!r->ok)
 		json_decref(r->payload);
 	json_decref(r->error_extra);
+	r->payload = r->error_extra = NULL;
 	onex_handler_finished(c->h);
 	onex_loop_stop(c->loop);
 }

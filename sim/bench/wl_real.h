@@ -37,7 +37,8 @@ int onex_bench_real_unavailable(struct onex_bench_result *res, const char *fmt, 
  * is the helper's. onex_bench_call_once() hands `req` to h and runs the
  * loop until the unit answers or ONEX_BENCH_CALL_GUARD_NS passes; it
  * returns the answer's payload when the unit said ok (the caller checks
- * it and json_decref()s it), NULL when it failed or timed out.
+ * it and json_decref()s it), NULL when it failed or timed out (or
+ * answered ok with a JSON null payload).
  */
 #define ONEX_BENCH_CALL_GUARD_NS (10000ull * 1000000ull) /* 10 s */
 struct onex_bench_call {
