@@ -14,9 +14,10 @@
  * runner.c, decided on the median of each workload's "vs_reference"
  * metric; the workload's note says how the two sides were measured.
  *
- * Shared by the three: the note, "not available", one request run on a
- * unit's loop to its answer (onex_bench_call_once), and pinning a client
- * and its server to one CPU (onex_bench_pin_one_cpu; see wl_real.h).
+ * Shared: the note, "not available", one request run on a unit's loop to
+ * its answer (onex_bench_call_once), the timed unit side of a round
+ * (onex_bench_real_unit_round), and pinning a client and its server to
+ * one CPU (onex_bench_pin_one_cpu); see wl_real.h.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +83,21 @@ json_t *onex_bench_call_once(struct onex_bench_call *c, const struct onex_envelo
 		onex_loop_timer_cancel(c->loop, guard);
 	}
 	return c->done && c->ok ? c->payload : NULL;
+}
+
+uint64_t onex_bench_real_unit_round(int (*one)(void *arg), void *arg, unsigned long n,
+				    struct onex_hist *h, double *cpu_ns)
+{
+	uint64_t cpu0 = onex_bench_cpu_ns(), t0 = onex_bench_wall_ns(), prev = t0;
+	for (unsigned long i = 0; i < n; i++) {
+		if (one(arg) < 0)
+			return 0;
+		uint64_t now = onex_bench_wall_ns();
+		onex_hist_record(h, (int64_t)(now - prev));
+		prev = now;
+	}
+	*cpu_ns += (double)(onex_bench_cpu_ns() - cpu0);
+	return prev > t0 ? prev - t0 : 1;
 }
 
 int onex_bench_pin_one_cpu(struct onex_bench_pin *p, const pid_t *others, unsigned n_others)

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "bench.h"
+#include "histogram.h"
 #include "envelope.h"
 #include "handler.h"
 #include "loop.h"
@@ -48,6 +49,15 @@ struct onex_bench_call {
 	int done, ok;
 };
 json_t *onex_bench_call_once(struct onex_bench_call *c, const struct onex_envelope *req);
+
+/*
+ * The unit's side of one round (real-db, real-http): `n` requests, each
+ * one(arg) (0, or -1 when it failed), the wall time from the end of one
+ * to the end of the next recorded in `h`, the round's CPU time added to
+ * *cpu_ns. The round's wall time in ns, or 0 when a request failed.
+ */
+uint64_t onex_bench_real_unit_round(int (*one)(void *arg), void *arg, unsigned long n,
+				    struct onex_hist *h, double *cpu_ns);
 
 /*
  * Pin the calling thread (and every process it forks from then on) and

@@ -110,8 +110,9 @@ static int db_setup(void)
 static uint64_t db_rng = 0x9e3779b97f4a7c15ull;
 
 /* One db.query by a random primary key; 0 when it returned one row, -1 otherwise. */
-static int db_one(struct onex_bench_call *c)
+static int db_one(void *arg)
 {
+	struct onex_bench_call *c = arg;
 	struct onex_envelope req;
 	db_rng = db_rng * 6364136223846793005ull + 1442695040888963407ull;
 	json_int_t aid = (json_int_t)((db_rng >> 33) % DB_ROWS) + 1;
@@ -188,19 +189,13 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 	long hwm = -1;
 	char cmd[1024], out[8192];
 	for (unsigned r = 0; r < rounds; r++) {
-		uint64_t cpu0 = onex_bench_cpu_ns(), t0 = onex_bench_wall_ns(), prev = t0;
-		for (unsigned long i = 0; i < per_round; i++) {
-			if (db_one(&s) < 0)
-				goto lost;
-			uint64_t now = onex_bench_wall_ns();
-			onex_hist_record(&h, (int64_t)(now - prev));
-			prev = now;
-		}
-		cpu += (double)(onex_bench_cpu_ns() - cpu0);
+		uint64_t round_ns = onex_bench_real_unit_round(db_one, &s, per_round, &h, &cpu);
+		if (!round_ns)
+			goto lost;
 		if (r == 0)
 			hwm = onex_bench_vmhwm_kb();
-		unit_ns += (double)(prev - t0);
-		double unit_round = (double)per_round / ((double)(prev - t0) / 1e9);
+		unit_ns += (double)round_ns;
+		double unit_round = (double)per_round / ((double)round_ns / 1e9);
 
 		/* The reference: pgbench -S -M prepared, same connection count, same cluster. */
 		snprintf(cmd, sizeof(cmd),

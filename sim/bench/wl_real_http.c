@@ -24,10 +24,16 @@
 
 #define HTTP_ROUNDS 5u /* unit, bare, unit, bare, ... (3 with --quick) */
 
+struct http_unit {
+	struct onex_bench_call call;
+	struct onex_envelope req; /* the request the host would hand the handler */
+};
+
 /* One http.get through the handler; 0 when it answered 200, -1 otherwise. */
-static int http_one(struct onex_bench_call *c, const struct onex_envelope *req)
+static int http_one(void *arg)
 {
-	json_t *payload = onex_bench_call_once(c, req);
+	struct http_unit *u = arg;
+	json_t *payload = onex_bench_call_once(&u->call, &u->req);
 	long status = (long)json_integer_value(json_object_get(payload, "status_code"));
 	json_decref(payload);
 	return status == 200 ? 0 : -1;
@@ -56,15 +62,13 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	(void)rep;
 	unsigned long n = ctx->quick ? 1500ul : 5000ul;
 	struct http_server srv;
-	struct onex_bench_call s;
+	struct http_unit u;
 	struct onex_clock *clock = NULL;
 	struct onex_error err;
 	struct onex_hist h;
-	struct onex_envelope req;
 	char url[256];
 	int rc = -1;
-	memset(&req, 0, sizeof(req));
-	memset(&s, 0, sizeof(s));
+	memset(&u, 0, sizeof(u));
 	memset(&srv, 0, sizeof(srv));
 	onex_error_clear(&err);
 	struct onex_bench_pin pin;
@@ -81,24 +85,24 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 		onex_bench_unpin(&pin);
 		return -1;
 	}
-	s.loop = onex_epoll_loop_new(&err);
+	u.call.loop = onex_epoll_loop_new(&err);
 	clock = onex_system_clock_new();
-	if (!s.loop || !clock) {
+	if (!u.call.loop || !clock) {
 		snprintf(res->note, sizeof(res->note), "epoll loop: %.400s", err.text);
 		goto out;
 	}
-	struct onex_handler_env env = { s.loop, clock, NULL, NULL };
-	s.h = onex_curl_http_unit.create(&env, &err);
-	if (!s.h || onex_handler_initialize(s.h, NULL, &err) < 0) {
+	struct onex_handler_env env = { u.call.loop, clock, NULL, NULL };
+	u.call.h = onex_curl_http_unit.create(&env, &err);
+	if (!u.call.h || onex_handler_initialize(u.call.h, NULL, &err) < 0) {
 		snprintf(res->note, sizeof(res->note), "libcurl handler: %.400s", err.text);
 		goto out;
 	}
 	/* The request the host would hand the handler. */
-	req.json = json_pack("{s:s,s:{s:s}}", "operation", "http.get", "payload", "url", url);
-	req.operation = "http.get";
-	req.payload = json_object_get(req.json, "payload");
-	req.correlation_id = "11111111-2222-4333-8444-555555555555";
-	req.handler_type = ONEX_HANDLER_HTTP;
+	u.req.json = json_pack("{s:s,s:{s:s}}", "operation", "http.get", "payload", "url", url);
+	u.req.operation = "http.get";
+	u.req.payload = json_object_get(u.req.json, "payload");
+	u.req.correlation_id = "11111111-2222-4333-8444-555555555555";
+	u.req.handler_type = ONEX_HANDLER_HTTP;
 
 	/* The reference: a bare libcurl easy handle, same URL, one reused connection. */
 	size_t got = 0;
@@ -114,7 +118,7 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 
 	onex_bench_rss_reset(); /* peak RSS: of this process while the unit runs */
 	for (unsigned long i = 0; i < n / 10 + 10; i++) /* both: connect, warm up */
-		if (http_one(&s, &req) < 0 || bare_one(e) < 0)
+		if (http_one(&u) < 0 || bare_one(e) < 0)
 			goto lost;
 	/*
 	 * Rounds: the unit runs n / rounds requests, then the bare loop as
@@ -128,18 +132,11 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	long hwm = -1;
 	unsigned conns0 = http_server_connections(&srv);
 	for (unsigned r = 0; r < rounds; r++) {
-		uint64_t cpu0 = onex_bench_cpu_ns(), t0 = onex_bench_wall_ns(), prev = t0;
-		for (unsigned long i = 0; i < per_round; i++) {
-			if (http_one(&s, &req) < 0)
-				goto lost;
-			uint64_t now = onex_bench_wall_ns();
-			onex_hist_record(&h, (int64_t)(now - prev));
-			prev = now;
-		}
-		cpu += (double)(onex_bench_cpu_ns() - cpu0);
+		double unit_round = (double)onex_bench_real_unit_round(http_one, &u, per_round, &h, &cpu);
+		if (unit_round == 0)
+			goto lost;
 		if (r == 0)
 			hwm = onex_bench_vmhwm_kb();
-		double unit_round = (double)(prev - t0);
 		uint64_t r0 = onex_bench_wall_ns();
 		for (unsigned long i = 0; i < per_round; i++)
 			if (bare_one(e) < 0) {
@@ -188,13 +185,13 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 lost:
 	snprintf(res->note, sizeof(res->note), "http.get %s through the libcurl unit failed", url);
 out:
-	if (req.json)
-		json_decref(req.json);
-	if (s.h) {
-		onex_handler_shutdown(s.h);
-		onex_handler_free(s.h);
+	if (u.req.json)
+		json_decref(u.req.json);
+	if (u.call.h) {
+		onex_handler_shutdown(u.call.h);
+		onex_handler_free(u.call.h);
 	}
-	onex_loop_free(s.loop);
+	onex_loop_free(u.call.loop);
 	onex_clock_free(clock);
 	onex_hist_release(&h);
 	http_server_stop(&srv);

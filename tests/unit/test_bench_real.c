@@ -7,7 +7,7 @@
  *
  * wl_real.c is compiled in here (it is part of onex-bench, not of a
  * library the tests link); the workloads it names and the result lookup
- * it uses are stubbed.
+ * it uses are stubbed, and the two clocks of bench.c written again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/histogram.c"
 #include "bench/stats.c"
 #include "bench/wl_real.c"
 
@@ -56,6 +57,20 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 {
 	(void)ctx, (void)res, (void)rep;
 	return -1;
+}
+
+uint64_t onex_bench_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t onex_bench_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- pinning ------------------------------------------------------------------ */
@@ -156,13 +171,6 @@ static void test_pin_all_or_nothing(void **state)
 
 /* ---- one request on the unit's loop -------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct unit {
 	struct onex_bench_call call;
 	struct onex_clock *clock;
@@ -221,9 +229,9 @@ static void test_call_returns_the_answer(void **state)
 	json_decref(a);
 
 	/* An answer that comes later: the loop runs until it is there. */
-	uint64_t t0 = now_ns();
+	uint64_t t0 = onex_bench_wall_ns();
 	a = call(&u, "local.echo", json_pack("{s:i,s:i}", "n", 8, "delay_ms", 30));
-	assert_true(now_ns() - t0 >= 30ull * 1000000ull);
+	assert_true(onex_bench_wall_ns() - t0 >= 30ull * 1000000ull);
 	assert_non_null(a);
 	assert_int_equal(json_integer_value(json_object_get(a, "n")), 8);
 	json_decref(a);
@@ -244,6 +252,43 @@ static void test_call_failure_is_null(void **state)
 	unit_stop(&u);
 }
 
+/* ---- the unit's side of a round ------------------------------------------------- */
+
+struct busy {
+	unsigned long calls, fail_at; /* fail_at: the call that fails (1-based), 0: none */
+};
+
+/* A "request" that keeps the CPU busy for 200 us. */
+static int busy_one(void *arg)
+{
+	struct busy *b = arg;
+	uint64_t until = onex_bench_wall_ns() + 200000u;
+	while (onex_bench_wall_ns() < until)
+		;
+	return ++b->calls == b->fail_at ? -1 : 0;
+}
+
+static void test_unit_round_times_each_request(void **state)
+{
+	(void)state;
+	struct onex_hist h;
+	struct busy b = { 0, 0 };
+	double cpu = 1000.0; /* added to, not set */
+	assert_int_equal(onex_hist_init(&h, 1, 3600ll * 1000000000ll, 3), 0);
+	uint64_t ns = onex_bench_real_unit_round(busy_one, &b, 20, &h, &cpu);
+	assert_int_equal(b.calls, 20);
+	assert_true(ns >= 20ull * 200000u);
+	assert_int_equal(h.total_count, 20);
+	assert_true(onex_hist_value_at_percentile(&h, 0.0) >= 190000);
+	assert_true(cpu > 1000.0 + 20.0 * 100000.0); /* busy: most of the 4 ms is CPU */
+
+	/* A request that fails ends the round: 0, and nothing more is called. */
+	struct busy bad = { 0, 3 };
+	assert_int_equal(onex_bench_real_unit_round(busy_one, &bad, 20, &h, &cpu), 0);
+	assert_int_equal(bad.calls, 3);
+	onex_hist_release(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_pin_all_or_nothing),
 		cmocka_unit_test(test_call_returns_the_answer),
 		cmocka_unit_test(test_call_failure_is_null),
+		cmocka_unit_test(test_unit_round_times_each_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
