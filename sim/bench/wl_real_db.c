@@ -8,6 +8,9 @@
  * `pgbench -i -s 1`; next to `pgbench -S -M prepared -c 1 -t N` (spawned,
  * tps parsed: the same query, prepared, one connection) on the same
  * cluster, alternated with the unit in rounds within the repetition.
+ * While it runs this process (and so pgbench), the postmaster (and so the
+ * backend it forks for each connection) are pinned to one CPU: each
+ * client/backend pair then pays the same loopback round trip.
  *
  * The cluster is created at the first repetition and destroyed after the
  * last one (initdb + start ~2 s, pgbench -i ~1 s: setup, not timed).
@@ -104,38 +107,13 @@ static int db_setup(void)
 	return 0;
 }
 
-struct db_state {
-	struct onex_loop *loop;
-	struct onex_handler *h;
-	int done, ok, timed_out;
-};
-
-static void db_on_done(void *arg, struct onex_handler_result *r)
-{
-	struct db_state *s = arg;
-	s->done = 1;
-	s->ok = r->ok && json_integer_value(json_object_get(r->payload, "row_count")) == 1;
-	json_decref(r->payload);
-	json_decref(r->error_extra);
-	onex_handler_finished(s->h);
-	onex_loop_stop(s->loop);
-}
-
-static void db_on_guard(void *arg)
-{
-	struct db_state *s = arg;
-	s->timed_out = 1;
-	onex_loop_stop(s->loop);
-}
-
 static uint64_t db_rng = 0x9e3779b97f4a7c15ull;
 
-/* One db.query by a random primary key; 0, or -1. */
-static int db_one(struct db_state *s)
+/* One db.query by a random primary key; 0 when it returned one row, -1 otherwise. */
+static int db_one(void *arg)
 {
+	struct onex_bench_call *c = arg;
 	struct onex_envelope req;
-	struct onex_error err;
-	uint64_t guard;
 	db_rng = db_rng * 6364136223846793005ull + 1442695040888963407ull;
 	json_int_t aid = (json_int_t)((db_rng >> 33) % DB_ROWS) + 1;
 	memset(&req, 0, sizeof(req));
@@ -146,24 +124,18 @@ static int db_one(struct db_state *s)
 	req.payload = json_object_get(req.json, "payload");
 	req.correlation_id = "7f0c1b7e-1d2a-4c3b-8e4f-5a6b7c8d9e0f";
 	req.handler_type = ONEX_HANDLER_DB;
-	onex_error_clear(&err);
-	s->done = 0;
-	int rc = onex_handler_execute(s->h, &req, db_on_done, s, &err);
+	json_t *payload = onex_bench_call_once(c, &req);
 	json_decref(req.json);
-	if (rc < 0)
-		return -1;
-	if (onex_loop_timer_add(s->loop, 10000ull * 1000000ull, db_on_guard, s, &guard, NULL) < 0)
-		return -1;
-	onex_loop_run(s->loop);
-	onex_loop_timer_cancel(s->loop, guard);
-	return s->done && s->ok ? 0 : -1;
+	int rows = (int)json_integer_value(json_object_get(payload, "row_count"));
+	json_decref(payload);
+	return rows == 1 ? 0 : -1;
 }
 
 int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result *res,
 			   unsigned rep)
 {
 	unsigned long n = ctx->quick ? 3000ul : 20000ul;
-	struct db_state s;
+	struct onex_bench_call s;
 	struct onex_error err;
 	struct onex_clock *clock = NULL;
 	struct onex_log *log = NULL;
@@ -171,6 +143,13 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 	int rc = -1;
 	if (db_setup() < 0)
 		return onex_bench_real_unavailable(res, "not available: %s", db_why);
+	/*
+	 * This process, the pgbench it spawns, the postmaster and so every
+	 * backend it forks for a connection from now on (the unit's, each
+	 * pgbench's) on one CPU: see onex_bench_pin_one_cpu() in wl_real.h.
+	 */
+	struct onex_bench_pin pin;
+	int pinned = onex_bench_pin_one_cpu(&pin, &db_cluster.pid, 1) == 0;
 	memset(&s, 0, sizeof(s));
 	onex_error_clear(&err);
 	if (onex_hist_init(&h, ONEX_BENCH_HIST_LOWEST, ONEX_BENCH_HIST_HIGHEST,
@@ -210,19 +189,13 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 	long hwm = -1;
 	char cmd[1024], out[8192];
 	for (unsigned r = 0; r < rounds; r++) {
-		uint64_t cpu0 = onex_bench_cpu_ns(), t0 = onex_bench_wall_ns(), prev = t0;
-		for (unsigned long i = 0; i < per_round; i++) {
-			if (db_one(&s) < 0)
-				goto lost;
-			uint64_t now = onex_bench_wall_ns();
-			onex_hist_record(&h, (int64_t)(now - prev));
-			prev = now;
-		}
-		cpu += (double)(onex_bench_cpu_ns() - cpu0);
+		uint64_t round_ns = onex_bench_real_unit_round(db_one, &s, per_round, &h, &cpu);
+		if (!round_ns)
+			goto lost;
 		if (r == 0)
 			hwm = onex_bench_vmhwm_kb();
-		unit_ns += (double)(prev - t0);
-		double unit_round = (double)per_round / ((double)(prev - t0) / 1e9);
+		unit_ns += (double)round_ns;
+		double unit_round = (double)per_round / ((double)round_ns / 1e9);
 
 		/* The reference: pgbench -S -M prepared, same connection count, same cluster. */
 		snprintf(cmd, sizeof(cmd),
@@ -258,11 +231,15 @@ int onex_bench_real_db_run(struct onex_bench_ctx *ctx, struct onex_bench_result 
 		       onex_stats_max(ratios, rounds) - onex_stats_min(ratios, rounds));
 	onex_bench_add_peak_rss(res, hwm);
 	onex_bench_add(res, "requests", "", ONEX_BENCH_NEITHER, ONEX_BENCH_INFO, (double)n);
-	onex_bench_real_note(res,
-				"the same SELECT by random primary key, prepared, 1 connection, "
-				"1 in flight, after a warm-up of n/10 queries; alternated with "
-				"pgbench -S -M prepared -c 1 -t n/rounds (tps without connection "
-				"time) in rounds, median of the rounds' ratios");
+	char how[512];
+	snprintf(how, sizeof(how),
+		 "the same SELECT by random primary key, prepared, 1 connection, 1 in flight, "
+		 "after a warm-up of n/10 queries; alternated with pgbench -S -M prepared -c 1 "
+		 "-t n/rounds (tps without connection time) in rounds, median of the rounds' "
+		 "ratios; %s",
+		 pinned ? "this process, pgbench and the postgres backends pinned to one CPU"
+			: "NOT pinned (sched_setaffinity failed)");
+	onex_bench_real_note(res, how);
 	rc = 0;
 	goto out;
 lost:
@@ -277,6 +254,7 @@ out:
 	onex_clock_free(clock);
 	onex_hist_release(&h);
 drop:
+	onex_bench_unpin(&pin);
 	if (rc < 0 || rep + 1 >= ctx->repetitions)
 		db_cluster_drop();
 	return rc;

@@ -5,10 +5,10 @@
  * the bench does not link tests/support), next to a bare libcurl loop (one
  * easy handle, one reused connection, the same URL), alternated with it
  * in rounds within the repetition. The process (and so the server it
- * forks) is pinned to one CPU while it runs: see pin_one_cpu().
+ * forks) is pinned to one CPU while it runs: see onex_bench_pin_one_cpu()
+ * in wl_real.h.
  */
 #include <curl/curl.h>
-#include <sched.h>
 #include <string.h>
 
 #include "../../tests/support/http_server.c"
@@ -24,47 +24,19 @@
 
 #define HTTP_ROUNDS 5u /* unit, bare, unit, bare, ... (3 with --quick) */
 
-struct http_state {
-	struct onex_loop *loop;
-	struct onex_clock *clock;
-	struct onex_handler *h;
-	int done, ok, timed_out;
-	long status;
+struct http_unit {
+	struct onex_bench_call call;
+	struct onex_envelope req; /* the request the host would hand the handler */
 };
 
-static void http_on_done(void *arg, struct onex_handler_result *r)
+/* One http.get through the handler; 0 when it answered 200, -1 otherwise. */
+static int http_one(void *arg)
 {
-	struct http_state *s = arg;
-	s->done = 1;
-	s->ok = r->ok;
-	s->status = r->ok ? (long)json_integer_value(json_object_get(r->payload, "status_code")) : 0;
-	json_decref(r->payload);
-	json_decref(r->error_extra);
-	onex_handler_finished(s->h);
-	onex_loop_stop(s->loop);
-}
-
-static void http_on_guard(void *arg)
-{
-	struct http_state *s = arg;
-	s->timed_out = 1;
-	onex_loop_stop(s->loop);
-}
-
-/* One http.get through the handler; 0, or -1. */
-static int http_one(struct http_state *s, const struct onex_envelope *req)
-{
-	struct onex_error err;
-	uint64_t guard;
-	onex_error_clear(&err);
-	s->done = 0;
-	if (onex_handler_execute(s->h, req, http_on_done, s, &err) < 0)
-		return -1;
-	if (onex_loop_timer_add(s->loop, 10000ull * 1000000ull, http_on_guard, s, &guard, NULL) < 0)
-		return -1;
-	onex_loop_run(s->loop);
-	onex_loop_timer_cancel(s->loop, guard);
-	return s->done && s->ok && s->status == 200 ? 0 : -1;
+	struct http_unit *u = arg;
+	json_t *payload = onex_bench_call_once(&u->call, &u->req);
+	long status = (long)json_integer_value(json_object_get(payload, "status_code"));
+	json_decref(payload);
+	return status == 200 ? 0 : -1;
 }
 
 static size_t sink(char *p, size_t size, size_t n, void *arg)
@@ -84,79 +56,53 @@ static int bare_one(CURL *e)
 	return 0;
 }
 
-/*
- * Pin the calling thread, and so the server processes forked from it, to
- * the CPU it runs on; *saved gets the mask to restore. 0, or -1 (then the
- * workload runs unpinned). Why: the unit and the bare loop each talk to
- * their own server process over loopback, and where the scheduler puts a
- * client and its server decides the round trip more than either client
- * does: on this 2-vCPU VM, ~15 us on one CPU, ~80 us across the two
- * (each wake-up an IPI); the epoll-driven unit landed across more often
- * than the bare poll() loop, so the ratio swung 0.16 .. 4x on placement.
- * On one CPU both sides pay the same server and the same switches, and
- * the ratio compares what the clients do.
- */
-static int pin_one_cpu(cpu_set_t *saved)
-{
-	cpu_set_t one;
-	int cpu = sched_getcpu();
-	if (cpu < 0 || sched_getaffinity(0, sizeof(*saved), saved) < 0)
-		return -1;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	return sched_setaffinity(0, sizeof(one), &one);
-}
-
 int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_result *res,
 			     unsigned rep)
 {
 	(void)rep;
 	unsigned long n = ctx->quick ? 1500ul : 5000ul;
 	struct http_server srv;
-	struct http_state s;
+	struct http_unit u;
+	struct onex_clock *clock = NULL;
 	struct onex_error err;
 	struct onex_hist h;
-	struct onex_envelope req;
 	char url[256];
 	int rc = -1;
-	memset(&req, 0, sizeof(req));
-	memset(&s, 0, sizeof(s));
+	memset(&u, 0, sizeof(u));
 	memset(&srv, 0, sizeof(srv));
 	onex_error_clear(&err);
-	cpu_set_t saved;
-	int pinned = pin_one_cpu(&saved) == 0;
+	struct onex_bench_pin pin;
+	int pinned = onex_bench_pin_one_cpu(&pin, NULL, 0) == 0; /* the servers fork from here */
 	if (http_server_start(&srv) < 0) {
 		snprintf(res->note, sizeof(res->note), "the loopback HTTP test server did not start");
-		if (pinned)
-			sched_setaffinity(0, sizeof(saved), &saved);
+		onex_bench_unpin(&pin);
 		return -1;
 	}
 	http_server_url(&srv, "/text", url, sizeof(url));
 	if (onex_hist_init(&h, ONEX_BENCH_HIST_LOWEST, ONEX_BENCH_HIST_HIGHEST,
 			   ONEX_BENCH_HIST_SIG_FIGS) < 0) {
 		http_server_stop(&srv);
-		if (pinned)
-			sched_setaffinity(0, sizeof(saved), &saved);
+		onex_bench_unpin(&pin);
 		return -1;
 	}
-	s.loop = onex_epoll_loop_new(&err);
-	s.clock = onex_system_clock_new();
-	if (!s.loop || !s.clock) {
+	u.call.loop = onex_epoll_loop_new(&err);
+	clock = onex_system_clock_new();
+	if (!u.call.loop || !clock) {
 		snprintf(res->note, sizeof(res->note), "epoll loop: %.400s", err.text);
 		goto out;
 	}
-	struct onex_handler_env env = { s.loop, s.clock, NULL, NULL };
-	s.h = onex_curl_http_unit.create(&env, &err);
-	if (!s.h || onex_handler_initialize(s.h, NULL, &err) < 0) {
+	struct onex_handler_env env = { u.call.loop, clock, NULL, NULL };
+	u.call.h = onex_curl_http_unit.create(&env, &err);
+	if (!u.call.h || onex_handler_initialize(u.call.h, NULL, &err) < 0) {
 		snprintf(res->note, sizeof(res->note), "libcurl handler: %.400s", err.text);
 		goto out;
 	}
 	/* The request the host would hand the handler. */
-	req.json = json_pack("{s:s,s:{s:s}}", "operation", "http.get", "payload", "url", url);
-	req.operation = "http.get";
-	req.payload = json_object_get(req.json, "payload");
-	req.correlation_id = "11111111-2222-4333-8444-555555555555";
-	req.handler_type = ONEX_HANDLER_HTTP;
+	u.req.json = json_pack("{s:s,s:{s:s}}", "operation", "http.get", "payload", "url", url);
+	u.req.operation = "http.get";
+	u.req.payload = json_object_get(u.req.json, "payload");
+	u.req.correlation_id = "11111111-2222-4333-8444-555555555555";
+	u.req.handler_type = ONEX_HANDLER_HTTP;
 
 	/* The reference: a bare libcurl easy handle, same URL, one reused connection. */
 	size_t got = 0;
@@ -172,7 +118,7 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 
 	onex_bench_rss_reset(); /* peak RSS: of this process while the unit runs */
 	for (unsigned long i = 0; i < n / 10 + 10; i++) /* both: connect, warm up */
-		if (http_one(&s, &req) < 0 || bare_one(e) < 0)
+		if (http_one(&u) < 0 || bare_one(e) < 0)
 			goto lost;
 	/*
 	 * Rounds: the unit runs n / rounds requests, then the bare loop as
@@ -186,18 +132,11 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	long hwm = -1;
 	unsigned conns0 = http_server_connections(&srv);
 	for (unsigned r = 0; r < rounds; r++) {
-		uint64_t cpu0 = onex_bench_cpu_ns(), t0 = onex_bench_wall_ns(), prev = t0;
-		for (unsigned long i = 0; i < per_round; i++) {
-			if (http_one(&s, &req) < 0)
-				goto lost;
-			uint64_t now = onex_bench_wall_ns();
-			onex_hist_record(&h, (int64_t)(now - prev));
-			prev = now;
-		}
-		cpu += (double)(onex_bench_cpu_ns() - cpu0);
+		double unit_round = (double)onex_bench_real_unit_round(http_one, &u, per_round, &h, &cpu);
+		if (unit_round == 0)
+			goto lost;
 		if (r == 0)
 			hwm = onex_bench_vmhwm_kb();
-		double unit_round = (double)(prev - t0);
 		uint64_t r0 = onex_bench_wall_ns();
 		for (unsigned long i = 0; i < per_round; i++)
 			if (bare_one(e) < 0) {
@@ -246,17 +185,16 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 lost:
 	snprintf(res->note, sizeof(res->note), "http.get %s through the libcurl unit failed", url);
 out:
-	if (req.json)
-		json_decref(req.json);
-	if (s.h) {
-		onex_handler_shutdown(s.h);
-		onex_handler_free(s.h);
+	if (u.req.json)
+		json_decref(u.req.json);
+	if (u.call.h) {
+		onex_handler_shutdown(u.call.h);
+		onex_handler_free(u.call.h);
 	}
-	onex_loop_free(s.loop);
-	onex_clock_free(s.clock);
+	onex_loop_free(u.call.loop);
+	onex_clock_free(clock);
 	onex_hist_release(&h);
 	http_server_stop(&srv);
-	if (pinned)
-		sched_setaffinity(0, sizeof(saved), &saved);
+	onex_bench_unpin(&pin);
 	return rc;
 }
