@@ -142,5 +142,7 @@
 #define ONEX_KAFKA_RELEASE_BACKOFF_MS_MIN 1000u	  /* a released message comes again */
 #define ONEX_KAFKA_RELEASE_BACKOFF_MS_MAX 30000u
 #define ONEX_KAFKA_STALLED_MS 120000u		  /* oldest in flight: health degraded */
+#define ONEX_KAFKA_JSON_CHECK_DEPTH_MAX 32u	  /* quick check; deeper: full parse decides */
+#define ONEX_KAFKA_JSON_CHECK_KEYS_MAX 32u	  /* keys per object the quick check tracks */
 
 #endif

@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define DEPTH_MAX 32u  /* jansson allows 2048 */
-#define KEYS_MAX 32u   /* per object, for the duplicate check */
+#include "limits.h"
+
+#define DEPTH_MAX ONEX_KAFKA_JSON_CHECK_DEPTH_MAX /* jansson allows 2048 */
+#define KEYS_MAX ONEX_KAFKA_JSON_CHECK_KEYS_MAX   /* per object, for the duplicate check */
 #define NUMBER_MAX 18u /* characters: no integer (19 digits) or real overflow */
 
 struct cur {
