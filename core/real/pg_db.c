@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,8 +71,9 @@ struct pg_stmt {
 	const char *sql;      /* borrowed from the request's payload */
 	const json_t *params; /* array or NULL; borrowed */
 	int nparams;	      /* highest placeholder == entries in params */
-	unsigned char *used;  /* used[k]: $k+1 appears in the text */
+	unsigned char *used;  /* used[k]: $k+1 appears in the text (used_small or heap) */
 	int cacheable;	      /* worth a named prepared statement */
+	unsigned char used_small[ONEX_PG_PARAMS_INLINE];
 };
 
 enum phase {
@@ -98,7 +100,7 @@ struct pg_req {
 	void *done_arg;
 	enum db_op op;
 	json_t *payload; /* a reference: the envelope may go before we finish */
-	struct pg_stmt *stmts;
+	struct pg_stmt *stmts; /* &stmt_one, or a heap array for a transaction */
 	size_t n_stmts, i;
 	enum phase phase;
 	int failed, retried, plan_changed;
@@ -112,9 +114,11 @@ struct pg_req {
 	json_t *results;    /* transaction: one {rows, row_count} per statement */
 	json_t *rows;	    /* current statement's rows; NULL for db.execute */
 	json_int_t row_count, rows_seen, total;
-	struct onex_handler_result result;
 	uint64_t timer_id;
 	int scheduled; /* delivery timer pending */
+	struct pg_stmt stmt_one; /* the statement of db.query / db.execute */
+	/* From here on not zeroed by req_new (only what it must be): ~3 KiB of text. */
+	struct onex_handler_result result;
 	char correlation_id[80];
 	char envelope_id[80];
 };
@@ -470,8 +474,12 @@ static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t 
 	if (shape.max > 0) {
 		/* Second pass: which numbers the text uses (the others go as text). */
 		struct sql_shape marks = { .max = shape.max };
-		if (!(marks.used = calloc((size_t)shape.max, 1)))
+		if ((size_t)shape.max <= sizeof(st->used_small)) {
+			memset(st->used_small, 0, (size_t)shape.max);
+			marks.used = st->used_small;
+		} else if (!(marks.used = calloc((size_t)shape.max, 1))) {
 			ONEX_BUG("libpq db: out of memory");
+		}
 		scan_sql(st->sql, len, &marks);
 		st->used = marks.used;
 	}
@@ -501,8 +509,7 @@ static int prepare_single(struct pg_req *req, const struct onex_envelope *env)
 	if (check_statement(req, sql, params, "payload") < 0)
 		return -1;
 	onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql), -1);
-	if (!(req->stmts = calloc(1, sizeof(*req->stmts))))
-		ONEX_BUG("libpq db: out of memory");
+	req->stmts = &req->stmt_one; /* zeroed by req_new */
 	req->n_stmts = 1;
 	return shape_statement(req, &req->stmts[0], sql, params, "payload");
 }
@@ -1182,21 +1189,32 @@ static void check_expression(const char *def, char *out, size_t size)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
+/* snprintf(out, size, "%s", id ? id : "") without the format machinery. */
+static void copy_id(char *out, size_t size, const char *id)
+{
+	size_t n = id ? strnlen(id, size - 1) : 0;
+	memcpy(out, id ? id : "", n);
+	out[n] = '\0';
+}
+
 static struct pg_req *req_new(struct pg_db *self, const struct onex_envelope *env,
 			      onex_handler_done_cb done, void *done_arg)
 {
-	struct pg_req *req = calloc(1, sizeof(*req));
+	struct pg_req *req = malloc(sizeof(*req));
 	if (!req)
 		ONEX_BUG("libpq db: out of memory");
+	/* The small fields zeroed; the result's text buffers only emptied. */
+	memset(req, 0, offsetof(struct pg_req, result));
+	req->result.ok = 0;
+	req->result.payload = req->result.error_extra = NULL;
+	onex_error_clear(&req->result.error);
 	req->self = self;
 	req->done = done;
 	req->done_arg = done_arg;
 	req->failed_stmt = -1;
 	req->payload = json_incref((json_t *)env->payload);
-	snprintf(req->correlation_id, sizeof(req->correlation_id), "%s",
-		 env->correlation_id ? env->correlation_id : "");
-	snprintf(req->envelope_id, sizeof(req->envelope_id), "%s",
-		 env->envelope_id ? env->envelope_id : "");
+	copy_id(req->correlation_id, sizeof(req->correlation_id), env->correlation_id);
+	copy_id(req->envelope_id, sizeof(req->envelope_id), env->envelope_id);
 	req->next = self->all;
 	if (req->next)
 		req->next->prev = req;
@@ -1214,8 +1232,10 @@ static void req_free(struct pg_req *req)
 	if (req->next)
 		req->next->prev = req->prev;
 	for (size_t i = 0; i < req->n_stmts; i++)
-		free(req->stmts[i].used);
-	free(req->stmts);
+		if (req->stmts[i].used != req->stmts[i].used_small)
+			free(req->stmts[i].used);
+	if (req->stmts != &req->stmt_one)
+		free(req->stmts);
 	free(req->key);
 	json_decref(req->payload);
 	json_decref(req->results);
