@@ -69,6 +69,8 @@ static const struct {
 /* One {sql, parameters} of a request, checked before anything is sent. */
 struct pg_stmt {
 	const char *sql;      /* borrowed from the request's payload */
+	size_t len;
+	uint64_t sql_hash;    /* fnv1a of the text */
 	const json_t *params; /* array or NULL; borrowed */
 	int nparams;	      /* highest placeholder == entries in params */
 	unsigned char *used;  /* used[k]: $k+1 appears in the text (used_small or heap) */
@@ -90,6 +92,30 @@ enum phase {
 
 struct pg_db;
 struct pg_conn;
+
+/*
+ * What the checks find in one SQL text; a pure function of the text, so
+ * kept per handler for texts seen before (direct-mapped on the text's hash).
+ */
+struct sql_shape {
+	int max;	     /* highest $n */
+	int statement;	     /* holds something besides blanks, comments, ';' */
+	char bad[64];	     /* first unsupported placeholder, "" when none */
+	unsigned char *used; /* when set (max bytes): used[n-1] = 1 for each $n */
+};
+
+struct sql_info {
+	char *sql; /* the text (a copy); NULL: empty slot, or not kept */
+	size_t len;
+	uint64_t hash;	     /* fnv1a of the text */
+	int txn_control;     /* onex_sql_is_transaction_control() */
+	unsigned suspicious; /* onex_sql_scan_suspicious() */
+	int has_nul;	     /* strlen(text) != len */
+	int cacheable;	     /* worth a named prepared statement */
+	int used_known;	     /* used[] filled: a valid shape, max <= ONEX_PG_PARAMS_INLINE */
+	struct sql_shape shape; /* shape.used is NULL here */
+	unsigned char used[ONEX_PG_PARAMS_INLINE];
+};
 
 struct pg_req {
 	struct pg_db *self;
@@ -166,9 +192,19 @@ struct pg_db {
 	unsigned queued, up;
 	int degraded, shut, dispatching;
 	uint64_t requests, reconnects;
+	struct sql_info sql_cache[ONEX_PG_SQL_TEXTS_CACHED];
 };
 
 static const struct onex_handler_ops pg_db_ops;
+
+/* FNV-1a, 64 bits: the SQL text cache's and the statement cache's hash. */
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * UINT64_C(1099511628211);
+	return h;
+}
 
 static struct pg_db *db_self(const struct onex_handler *h)
 {
@@ -202,13 +238,6 @@ static int is_cacheable(const char *sql, size_t len)
  * (?, ?1, :name, @name, $name, $0) are reported like the simulation does;
  * '?' that is part of an operator (?|, ?&, @?) and '::' casts are not.
  */
-
-struct sql_shape {
-	int max;	     /* highest $n */
-	int statement;	     /* holds something besides blanks, comments, ';' */
-	char bad[64];	     /* first unsupported placeholder, "" when none */
-	unsigned char *used; /* when set (max bytes): used[n-1] = 1 for each $n */
-};
 
 static int ident_start(char c)
 {
@@ -363,6 +392,61 @@ static void scan_sql(const char *sql, size_t len, struct sql_shape *s)
 	}
 }
 
+/* ---- what the checks find in a SQL text, cached per text ---------------------------------- */
+
+static void sql_info_scan(struct sql_info *e, const char *sql, size_t len)
+{
+	memset(&e->shape, 0, sizeof(e->shape));
+	e->txn_control = onex_sql_is_transaction_control(sql, len);
+	e->suspicious = onex_sql_scan_suspicious(sql, len);
+	scan_sql(sql, len, &e->shape);
+	e->has_nul = strlen(sql) != len;
+	e->cacheable = is_cacheable(sql, len);
+	e->used_known = e->shape.statement && !e->shape.bad[0] &&
+			(size_t)e->shape.max <= sizeof(e->used);
+	if (e->used_known && e->shape.max > 0) {
+		/* Second pass: which numbers the text uses (the others go as text). */
+		struct sql_shape marks = { .max = e->shape.max, .used = e->used };
+		memset(e->used, 0, sizeof(e->used));
+		scan_sql(sql, len, &marks);
+	}
+}
+
+/*
+ * The checks' findings for sql: from the cache when the same text was seen
+ * (same bytes), else scanned (and kept when the text is short enough).
+ * tmp holds the findings of a text not kept.
+ */
+static const struct sql_info *sql_info_get(struct pg_db *self, const char *sql, size_t len,
+					   struct sql_info *tmp)
+{
+	uint64_t hash = fnv1a(sql, len);
+	struct sql_info *e = &self->sql_cache[hash % ONEX_PG_SQL_TEXTS_CACHED];
+	char *copy;
+	if (e->sql && e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0)
+		return e;
+	if (len > ONEX_PG_SQL_TEXT_CACHED_MAX || !(copy = malloc(len ? len : 1))) {
+		e = tmp;
+		copy = NULL;
+	} else {
+		free(e->sql);
+		memcpy(copy, sql, len);
+	}
+	e->sql = copy;
+	e->len = len;
+	e->hash = hash;
+	sql_info_scan(e, sql, len);
+	return e;
+}
+
+static void sql_cache_clear(struct pg_db *self)
+{
+	for (size_t i = 0; i < ONEX_PG_SQL_TEXTS_CACHED; i++) {
+		free(self->sql_cache[i].sql);
+		self->sql_cache[i].sql = NULL;
+	}
+}
+
 /* ---- request validation ------------------------------------------------------------------ */
 
 static void req_fail(struct pg_req *req, enum onex_error_code code, const char *sqlstate,
@@ -409,7 +493,7 @@ static void req_unfail(struct pg_req *req)
 
 /* The simulation's shape checks of one {sql, parameters}. */
 static int check_statement(struct pg_req *req, const json_t *sql, const json_t *params,
-			   const char *where)
+			   const char *where, struct sql_info *tmp, const struct sql_info **info)
 {
 	if (!json_is_string(sql) || json_string_length(sql) == 0) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL, "%s.sql is required", where);
@@ -420,7 +504,8 @@ static int check_statement(struct pg_req *req, const json_t *sql, const json_t *
 			 "%s.parameters must be a list", where);
 		return -1;
 	}
-	if (onex_sql_is_transaction_control(json_string_value(sql), json_string_length(sql))) {
+	*info = sql_info_get(req->self, json_string_value(sql), json_string_length(sql), tmp);
+	if ((*info)->txn_control) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "%s.sql: transaction control statements are not allowed; use "
 			 "db.transaction",
@@ -432,13 +517,14 @@ static int check_statement(struct pg_req *req, const json_t *sql, const json_t *
 
 /* What the simulation finds while preparing and binding, found before sending. */
 static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t *sql,
-			   const json_t *params, const char *where)
+			   const json_t *params, const char *where, const struct sql_info *info)
 {
-	struct sql_shape shape = { 0 };
+	const struct sql_shape shape = info->shape;
 	size_t len = json_string_length(sql), given = json_array_size(params);
 	st->sql = json_string_value(sql);
+	st->len = len;
+	st->sql_hash = info->hash;
 	st->params = json_is_array(params) ? params : NULL;
-	scan_sql(st->sql, len, &shape);
 	if (!shape.statement) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "payload.sql holds no statement");
@@ -454,7 +540,7 @@ static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t 
 			 "expected %d parameters, got %zu", shape.max, given);
 		return -1;
 	}
-	if (strlen(st->sql) != len) {
+	if (info->has_nul) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "%s.sql contains a NUL character", where);
 		return -1;
@@ -470,16 +556,15 @@ static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t 
 		}
 	}
 	st->nparams = shape.max;
-	st->cacheable = is_cacheable(st->sql, len);
-	if (shape.max > 0) {
+	st->cacheable = info->cacheable;
+	if (shape.max > 0 && info->used_known) {
+		memcpy(st->used_small, info->used, (size_t)shape.max);
+		st->used = st->used_small;
+	} else if (shape.max > 0) {
 		/* Second pass: which numbers the text uses (the others go as text). */
 		struct sql_shape marks = { .max = shape.max };
-		if ((size_t)shape.max <= sizeof(st->used_small)) {
-			memset(st->used_small, 0, (size_t)shape.max);
-			marks.used = st->used_small;
-		} else if (!(marks.used = calloc((size_t)shape.max, 1))) {
+		if (!(marks.used = calloc((size_t)shape.max, 1)))
 			ONEX_BUG("libpq db: out of memory");
-		}
 		scan_sql(st->sql, len, &marks);
 		st->used = marks.used;
 	}
@@ -506,12 +591,16 @@ static int prepare_single(struct pg_req *req, const struct onex_envelope *env)
 {
 	const json_t *sql = json_object_get(env->payload, "sql");
 	const json_t *params = json_object_get(env->payload, "parameters");
-	if (check_statement(req, sql, params, "payload") < 0)
+	const struct sql_info *info;
+	struct sql_info tmp;
+	if (check_statement(req, sql, params, "payload", &tmp, &info) < 0)
 		return -1;
-	onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql), -1);
+	if (info->suspicious)
+		onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql),
+					 json_string_length(sql), -1);
 	req->stmts = &req->stmt_one; /* zeroed by req_new */
 	req->n_stmts = 1;
-	return shape_statement(req, &req->stmts[0], sql, params, "payload");
+	return shape_statement(req, &req->stmts[0], sql, params, "payload", info);
 }
 
 static int prepare_transaction(struct pg_req *req, const struct onex_envelope *env)
@@ -528,20 +617,27 @@ static int prepare_transaction(struct pg_req *req, const struct onex_envelope *e
 		const json_t *s = json_array_get(list, i), *sql = json_object_get(s, "sql");
 		char where[48];
 		snprintf(where, sizeof(where), "payload.statements[%zu]", i);
-		if (check_statement(req, sql, json_object_get(s, "parameters"), where) < 0)
+		const struct sql_info *info;
+		struct sql_info tmp;
+		if (check_statement(req, sql, json_object_get(s, "parameters"), where, &tmp, &info) <
+		    0)
 			return -1;
-		onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql),
-				(long)i);
+		if (info->suspicious)
+			onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql),
+						 json_string_length(sql), (long)i);
 	}
 	if (!(req->stmts = calloc(n, sizeof(*req->stmts))))
 		ONEX_BUG("libpq db: out of memory");
 	req->n_stmts = n;
 	for (size_t i = 0; i < n; i++) {
-		const json_t *s = json_array_get(list, i);
+		const json_t *s = json_array_get(list, i), *sql = json_object_get(s, "sql");
+		const struct sql_info *info;
+		struct sql_info tmp;
 		char where[48];
 		snprintf(where, sizeof(where), "payload.statements[%zu]", i);
-		if (shape_statement(req, &req->stmts[i], json_object_get(s, "sql"),
-				    json_object_get(s, "parameters"), where) < 0) {
+		info = sql_info_get(req->self, json_string_value(sql), json_string_length(sql), &tmp);
+		if (shape_statement(req, &req->stmts[i], sql, json_object_get(s, "parameters"), where,
+				    info) < 0) {
 			/* As the simulation: the statement's error, inside the transaction. */
 			transaction_failed(&req->result, i);
 			return -1;
@@ -1308,14 +1404,6 @@ static void queue_fail_all(struct pg_db *self, const char *message)
 }
 
 /* ---- the statement cache (per connection) -------------------------------------------------- */
-
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = UINT64_C(14695981039346656037);
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * UINT64_C(1099511628211);
-	return h;
-}
 
 static struct cached_stmt *cache_find(struct pg_conn *c, const struct pg_req *req)
 {
@@ -2384,6 +2472,7 @@ static void db_free(struct onex_handler *h)
 	for (size_t i = 0; i < self->n_keywords; i++)
 		free(self->values[i]);
 	free(self->dsn_options);
+	sql_cache_clear(self);
 	free(self->conns);
 	free(self);
 }
