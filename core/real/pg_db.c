@@ -198,12 +198,16 @@ struct pg_db {
 static const struct onex_handler_ops pg_db_ops;
 
 /* FNV-1a, 64 bits: the SQL text cache's and the statement cache's hash. */
-static uint64_t fnv1a(const char *p, size_t n)
+static uint64_t fnv1a_more(uint64_t h, const char *p, size_t n)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
 	while (n--)
 		h = (h ^ (unsigned char)*p++) * UINT64_C(1099511628211);
 	return h;
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	return fnv1a_more(UINT64_C(14695981039346656037), p, n);
 }
 
 static struct pg_db *db_self(const struct onex_handler *h)
@@ -648,25 +652,56 @@ static int prepare_transaction(struct pg_req *req, const struct onex_envelope *e
 
 /* ---- parameters ------------------------------------------------------------------------ */
 
+/* Up to ONEX_PG_PARAMS_INLINE parameters live in the struct (on the stack); more on the heap. */
 struct pg_params {
 	int n;
+	int heap;
 	Oid *types;
 	const char **values;
 	char **owned; /* JSON text of objects and arrays */
 	char (*num)[32];
 	char *sig; /* one letter per parameter: its wire type, for the cache key */
+	Oid types_small[ONEX_PG_PARAMS_INLINE + 1];
+	const char *values_small[ONEX_PG_PARAMS_INLINE + 1];
+	char *owned_small[ONEX_PG_PARAMS_INLINE + 1];
+	char num_small[ONEX_PG_PARAMS_INLINE + 1][32];
+	char sig_small[ONEX_PG_PARAMS_INLINE + 1];
 };
 
 static void params_release(struct pg_params *p)
 {
 	for (int k = 0; k < p->n && p->owned; k++)
 		free(p->owned[k]);
-	free(p->types);
-	free(p->values);
-	free(p->owned);
-	free(p->num);
-	free(p->sig);
-	memset(p, 0, sizeof(*p));
+	if (p->heap) {
+		free(p->types);
+		free(p->values);
+		free(p->owned);
+		free(p->num);
+		free(p->sig);
+	}
+	p->n = p->heap = 0;
+	p->types = NULL;
+	p->values = NULL;
+	p->owned = NULL;
+	p->num = NULL;
+	p->sig = NULL;
+}
+
+/* snprintf(buf, 32, "%" JSON_INTEGER_FORMAT, v) without the format machinery. */
+static void format_integer(json_int_t v, char *buf)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		buf[i++] = '-';
+	while (n)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
 }
 
 /* Shortest %g text that reads back as the same double. */
@@ -721,8 +756,7 @@ static int param_value(struct pg_params *p, int k, const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
-		snprintf(p->num[k], sizeof(p->num[k]), "%" JSON_INTEGER_FORMAT,
-			 json_integer_value(v));
+		format_integer(json_integer_value(v), p->num[k]);
 		p->values[k] = p->num[k];
 		return 0;
 	case JSON_REAL:
@@ -750,14 +784,29 @@ static int param_value(struct pg_params *p, int k, const json_t *v)
 static int params_build(const struct pg_stmt *st, struct pg_params *p, int with_values)
 {
 	size_t n = (size_t)st->nparams;
-	memset(p, 0, sizeof(*p));
 	p->n = st->nparams;
-	p->types = calloc(n + 1, sizeof(*p->types));
-	p->sig = calloc(n + 1, 1);
-	if (with_values) {
-		p->values = calloc(n + 1, sizeof(*p->values));
-		p->owned = calloc(n + 1, sizeof(*p->owned));
-		p->num = calloc(n + 1, sizeof(*p->num));
+	p->heap = n > ONEX_PG_PARAMS_INLINE;
+	p->values = NULL;
+	p->owned = NULL;
+	p->num = NULL;
+	if (!p->heap) {
+		p->types = p->types_small;
+		p->sig = p->sig_small;
+		p->sig[n] = '\0';
+		if (with_values) {
+			p->values = p->values_small;
+			p->owned = p->owned_small;
+			p->num = p->num_small;
+			memset(p->owned, 0, n * sizeof(*p->owned));
+		}
+	} else {
+		p->types = calloc(n + 1, sizeof(*p->types));
+		p->sig = calloc(n + 1, 1);
+		if (with_values) {
+			p->values = calloc(n + 1, sizeof(*p->values));
+			p->owned = calloc(n + 1, sizeof(*p->owned));
+			p->num = calloc(n + 1, sizeof(*p->num));
+		}
 	}
 	if (!p->types || !p->sig || (with_values && (!p->values || !p->owned || !p->num)))
 		goto oom;
@@ -1405,12 +1454,15 @@ static void queue_fail_all(struct pg_db *self, const char *message)
 
 /* ---- the statement cache (per connection) -------------------------------------------------- */
 
-static struct cached_stmt *cache_find(struct pg_conn *c, const struct pg_req *req)
+/* The entry whose key is the statement's SQL, '\x1f', its parameters' signature. */
+static struct cached_stmt *cache_find(struct pg_conn *c, const struct pg_req *req,
+				      const struct pg_stmt *st, const char *sig, size_t n)
 {
 	for (unsigned i = 0; i < c->cached; i++) {
 		struct cached_stmt *e = &c->cache[i];
 		if (e->hash == req->key_hash && e->key_len == req->key_len &&
-		    memcmp(e->key, req->key, req->key_len) == 0)
+		    memcmp(e->key, st->sql, st->len) == 0 && e->key[st->len] == '\x1f' &&
+		    memcmp(e->key + st->len + 1, sig, n) == 0)
 			return e;
 	}
 	return NULL;
@@ -1553,25 +1605,30 @@ static void send_lookup(struct pg_conn *c)
 	conn_sent(c, PQsendQueryParams(c->pg, sql, 3, NULL, values, NULL, NULL, 0), PH_LOOKUP, 0);
 }
 
-/* The cache key of the current statement: parameter wire types + SQL. */
-static int statement_key(struct pg_req *req)
+/*
+ * The statement's parameter signature (wire types, one letter each) into
+ * sig, and the hash and length of its cache key: SQL, '\x1f', signature.
+ */
+static void statement_sig(struct pg_req *req, const struct pg_stmt *st, char *sig)
 {
-	const struct pg_stmt *st = &req->stmts[req->i];
-	struct pg_params p;
-	size_t len = strlen(st->sql);
-	if (params_build(st, &p, 0) < 0)
-		return -1;
+	size_t n = (size_t)st->nparams;
+	uint64_t h = st->sql_hash;
+	for (size_t k = 0; k < n; k++)
+		sig[k] = param_sig(json_array_get(st->params, k), st->used[k]);
+	h = fnv1a_more(h, "\x1f", 1);
+	req->key_hash = fnv1a_more(h, sig, n);
+	req->key_len = st->len + 1 + n;
+}
+
+/* The key itself, for cache_add() once the statement is prepared. */
+static int statement_key(struct pg_req *req, const struct pg_stmt *st, const char *sig)
+{
 	free(req->key);
-	req->key_len = (size_t)p.n + 1 + len;
-	if (!(req->key = malloc(req->key_len))) {
-		params_release(&p);
+	if (!(req->key = malloc(req->key_len)))
 		return -1;
-	}
-	memcpy(req->key, p.sig, (size_t)p.n);
-	req->key[p.n] = '\x1f';
-	memcpy(req->key + p.n + 1, st->sql, len);
-	req->key_hash = fnv1a(req->key, req->key_len);
-	params_release(&p);
+	memcpy(req->key, st->sql, st->len);
+	req->key[st->len] = '\x1f';
+	memcpy(req->key + st->len + 1, sig, req->key_len - st->len - 1);
 	return 0;
 }
 
@@ -1584,17 +1641,30 @@ static void start_statement(struct pg_conn *c, size_t i)
 	req->row_count = req->rows_seen = 0;
 	json_decref(req->rows);
 	req->rows = req->op == OP_EXECUTE ? NULL : json_array();
+	char sig_small[ONEX_PG_PARAMS_INLINE];
+	char *sig = sig_small;
 	if (!st->cacheable) {
 		send_execute(c, 0);
 		return;
 	}
-	if (statement_key(req) < 0) {
+	if ((size_t)st->nparams > sizeof(sig_small) && !(sig = malloc((size_t)st->nparams))) {
 		req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, NULL, "out of memory");
 		req_next(c);
 		return;
 	}
-	if ((e = cache_find(c, req))) {
-		snprintf(req->stmt_name, sizeof(req->stmt_name), "%s", e->name);
+	statement_sig(req, st, sig);
+	e = cache_find(c, req, st, sig, (size_t)st->nparams);
+	if (!e && statement_key(req, st, sig) < 0) {
+		if (sig != sig_small)
+			free(sig);
+		req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, NULL, "out of memory");
+		req_next(c);
+		return;
+	}
+	if (sig != sig_small)
+		free(sig);
+	if (e) {
+		memcpy(req->stmt_name, e->name, sizeof(req->stmt_name)); /* both 32, terminated */
 		send_execute(c, 1);
 	} else if (c->cached == ONEX_PG_STATEMENTS_CACHED_MAX) {
 		send_simple(c, "DEALLOCATE ALL", PH_DEALLOCATE);
@@ -1729,8 +1799,16 @@ static void statement_done(struct pg_conn *c)
 {
 	struct pg_req *req = c->req;
 	json_t *rows = req->rows ? req->rows : json_array();
-	json_t *one = json_pack("{s:o,s:I}", "rows", rows, "row_count", req->row_count);
+	json_t *one = json_object();
 	req->rows = NULL;
+	if (!one) {
+		json_decref(rows); /* as json_pack: NULL when out of memory */
+	} else if (json_object_set_new_nocheck(one, "rows", rows) < 0 ||
+		   json_object_set_new_nocheck(one, "row_count", json_integer(req->row_count)) <
+			   0) {
+		json_decref(one);
+		one = NULL;
+	}
 	if (req->op != OP_TRANSACTION) {
 		onex_handler_result_ok(&req->result, one);
 		req_complete(c);

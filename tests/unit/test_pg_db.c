@@ -485,6 +485,15 @@ static void test_parameters(void **state)
 	assert_int_equal(json_integer_value(cell(o, 0, "a")), 20);
 	assert_int_equal(json_integer_value(cell(o, 0, "b")), 10);
 	assert_int_equal(json_integer_value(cell(o, 0, "c")), 20);
+	/* Integers are sent as their decimal text, both ends of bigint included. */
+	o = sql(&w, "db.query", "SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d, $5 AS e",
+		"[-9223372036854775808, 0, -1, 9223372036854775807, 1234567890]");
+	assert_ok(o);
+	assert_true(json_integer_value(cell(o, 0, "a")) == INT64_MIN);
+	assert_int_equal(json_integer_value(cell(o, 0, "b")), 0);
+	assert_int_equal(json_integer_value(cell(o, 0, "c")), -1);
+	assert_true(json_integer_value(cell(o, 0, "d")) == INT64_MAX);
+	assert_int_equal(json_integer_value(cell(o, 0, "e")), 1234567890);
 	o = sql(&w, "db.query", "SELECT $10 AS x", "[1,2,3,4,5,6,7,8,9,10]");
 	assert_ok(o);
 	assert_int_equal(json_integer_value(cell(o, 0, "x")), 10);
