@@ -109,6 +109,10 @@
 #define ONEX_PG_ROWS_MAX 10000u /* rows in one result; equals ONEX_SQLITE_ROWS_MAX */
 #define ONEX_PG_TRANSACTION_STATEMENTS_MAX 100u
 #define ONEX_PG_STATEMENTS_CACHED_MAX 128u /* prepared statements per connection */
+#define ONEX_PG_PARAMS_INLINE 16u /* parameters held inside a request (more: heap) */
+#define ONEX_PG_SQL_TEXTS_CACHED 64u /* SQL texts whose checks' findings are kept, per handler */
+#define ONEX_PG_SQL_TEXT_CACHED_MAX 4096u /* longest text kept (bytes); longer: scanned each time */
+#define ONEX_PG_REQUESTS_SPARE 16u /* freed requests (~3.4 KiB each) kept for reuse, per handler */
 #define ONEX_PG_CONNECT_TIMEOUT_MS_DEFAULT 10000u
 #define ONEX_PG_RECONNECT_MIN_MS_DEFAULT 100u
 #define ONEX_PG_RECONNECT_MAX_MS_DEFAULT 5000u

@@ -13,12 +13,18 @@
  * inside execute() nor from inside a libpq call, so the host never sees a
  * re-entrant callback. Everything a request needs from its envelope is
  * taken during execute(): the payload by reference, the ids by copy.
+ *
+ * Per request the hot path allocates little: the checks' findings for a
+ * SQL text are kept per handler (sql_info_get), parameters live on the
+ * stack, freed requests are reused (ONEX_PG_REQUESTS_SPARE). The checks
+ * themselves and their messages are the same whether cached or not.
  */
 #include "pg_db.h"
 
 #include <ctype.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,10 +74,13 @@ static const struct {
 /* One {sql, parameters} of a request, checked before anything is sent. */
 struct pg_stmt {
 	const char *sql;      /* borrowed from the request's payload */
+	size_t len;
+	uint64_t sql_hash;    /* text_hash() of the text */
 	const json_t *params; /* array or NULL; borrowed */
 	int nparams;	      /* highest placeholder == entries in params */
-	unsigned char *used;  /* used[k]: $k+1 appears in the text */
+	unsigned char *used;  /* used[k]: $k+1 appears in the text (used_small or heap) */
 	int cacheable;	      /* worth a named prepared statement */
+	unsigned char used_small[ONEX_PG_PARAMS_INLINE];
 };
 
 enum phase {
@@ -89,6 +98,30 @@ enum phase {
 struct pg_db;
 struct pg_conn;
 
+/*
+ * What the checks find in one SQL text; a pure function of the text, so
+ * kept per handler for texts seen before (direct-mapped on the text's hash).
+ */
+struct sql_shape {
+	int max;	     /* highest $n */
+	int statement;	     /* holds something besides blanks, comments, ';' */
+	char bad[64];	     /* first unsupported placeholder, "" when none */
+	unsigned char *used; /* when set (max bytes): used[n-1] = 1 for each $n */
+};
+
+struct sql_info {
+	char *sql; /* the text (a copy); NULL: empty slot, or not kept */
+	size_t len;
+	uint64_t hash;	     /* text_hash() of the text */
+	int txn_control;     /* onex_sql_is_transaction_control() */
+	unsigned suspicious; /* onex_sql_scan_suspicious() */
+	int has_nul;	     /* strlen(text) != len */
+	int cacheable;	     /* worth a named prepared statement */
+	int used_known;	     /* used[] filled: a valid shape, max <= ONEX_PG_PARAMS_INLINE */
+	struct sql_shape shape; /* shape.used is NULL here */
+	unsigned char used[ONEX_PG_PARAMS_INLINE];
+};
+
 struct pg_req {
 	struct pg_db *self;
 	struct pg_req *prev, *next; /* every live request, for free() */
@@ -98,7 +131,7 @@ struct pg_req {
 	void *done_arg;
 	enum db_op op;
 	json_t *payload; /* a reference: the envelope may go before we finish */
-	struct pg_stmt *stmts;
+	struct pg_stmt *stmts; /* &stmt_one, or a heap array for a transaction */
 	size_t n_stmts, i;
 	enum phase phase;
 	int failed, retried, plan_changed;
@@ -112,9 +145,11 @@ struct pg_req {
 	json_t *results;    /* transaction: one {rows, row_count} per statement */
 	json_t *rows;	    /* current statement's rows; NULL for db.execute */
 	json_int_t row_count, rows_seen, total;
-	struct onex_handler_result result;
 	uint64_t timer_id;
 	int scheduled; /* delivery timer pending */
+	struct pg_stmt stmt_one; /* the statement of db.query / db.execute */
+	/* From here on not zeroed by req_new (only what it must be): ~3 KiB of text. */
+	struct onex_handler_result result;
 	char correlation_id[80];
 	char envelope_id[80];
 };
@@ -162,9 +197,37 @@ struct pg_db {
 	unsigned queued, up;
 	int degraded, shut, dispatching;
 	uint64_t requests, reconnects;
+	struct sql_info sql_cache[ONEX_PG_SQL_TEXTS_CACHED];
+	struct pg_req *spare; /* freed requests kept for reuse (linked by queue_next) */
+	unsigned n_spare;
 };
 
 static const struct onex_handler_ops pg_db_ops;
+
+/* FNV-1a steps, 64 bits: the statement cache key's signature part. */
+static uint64_t fnv1a_more(uint64_t h, const char *p, size_t n)
+{
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * UINT64_C(1099511628211);
+	return h;
+}
+
+/*
+ * The SQL text's hash, 8 bytes at a time (a text is hashed on every
+ * request; FNV-1a's byte loop was ~5 instructions a byte). Any equal
+ * texts hash equal; the caches compare the bytes anyway.
+ */
+static uint64_t text_hash(const char *p, size_t n)
+{
+	uint64_t h = UINT64_C(14695981039346656037) ^ (uint64_t)n;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+		h ^= h >> 32;
+	}
+	return fnv1a_more(h, p, n);
+}
 
 static struct pg_db *db_self(const struct onex_handler *h)
 {
@@ -198,13 +261,6 @@ static int is_cacheable(const char *sql, size_t len)
  * (?, ?1, :name, @name, $name, $0) are reported like the simulation does;
  * '?' that is part of an operator (?|, ?&, @?) and '::' casts are not.
  */
-
-struct sql_shape {
-	int max;	     /* highest $n */
-	int statement;	     /* holds something besides blanks, comments, ';' */
-	char bad[64];	     /* first unsupported placeholder, "" when none */
-	unsigned char *used; /* when set (max bytes): used[n-1] = 1 for each $n */
-};
 
 static int ident_start(char c)
 {
@@ -359,6 +415,61 @@ static void scan_sql(const char *sql, size_t len, struct sql_shape *s)
 	}
 }
 
+/* ---- what the checks find in a SQL text, cached per text ---------------------------------- */
+
+static void sql_info_scan(struct sql_info *e, const char *sql, size_t len)
+{
+	memset(&e->shape, 0, sizeof(e->shape));
+	e->txn_control = onex_sql_is_transaction_control(sql, len);
+	e->suspicious = onex_sql_scan_suspicious(sql, len);
+	scan_sql(sql, len, &e->shape);
+	e->has_nul = strlen(sql) != len;
+	e->cacheable = is_cacheable(sql, len);
+	e->used_known = e->shape.statement && !e->shape.bad[0] &&
+			(size_t)e->shape.max <= sizeof(e->used);
+	if (e->used_known && e->shape.max > 0) {
+		/* Second pass: which numbers the text uses (the others go as text). */
+		struct sql_shape marks = { .max = e->shape.max, .used = e->used };
+		memset(e->used, 0, sizeof(e->used));
+		scan_sql(sql, len, &marks);
+	}
+}
+
+/*
+ * The checks' findings for sql: from the cache when the same text was seen
+ * (same bytes), else scanned (and kept when the text is short enough).
+ * tmp holds the findings of a text not kept.
+ */
+static const struct sql_info *sql_info_get(struct pg_db *self, const char *sql, size_t len,
+					   struct sql_info *tmp)
+{
+	uint64_t hash = text_hash(sql, len);
+	struct sql_info *e = &self->sql_cache[hash % ONEX_PG_SQL_TEXTS_CACHED];
+	char *copy;
+	if (e->sql && e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0)
+		return e;
+	if (len > ONEX_PG_SQL_TEXT_CACHED_MAX || !(copy = malloc(len ? len : 1))) {
+		e = tmp;
+		copy = NULL;
+	} else {
+		free(e->sql);
+		memcpy(copy, sql, len);
+	}
+	e->sql = copy;
+	e->len = len;
+	e->hash = hash;
+	sql_info_scan(e, sql, len);
+	return e;
+}
+
+static void sql_cache_clear(struct pg_db *self)
+{
+	for (size_t i = 0; i < ONEX_PG_SQL_TEXTS_CACHED; i++) {
+		free(self->sql_cache[i].sql);
+		self->sql_cache[i].sql = NULL;
+	}
+}
+
 /* ---- request validation ------------------------------------------------------------------ */
 
 static void req_fail(struct pg_req *req, enum onex_error_code code, const char *sqlstate,
@@ -405,7 +516,7 @@ static void req_unfail(struct pg_req *req)
 
 /* The simulation's shape checks of one {sql, parameters}. */
 static int check_statement(struct pg_req *req, const json_t *sql, const json_t *params,
-			   const char *where)
+			   const char *where, struct sql_info *tmp, const struct sql_info **info)
 {
 	if (!json_is_string(sql) || json_string_length(sql) == 0) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL, "%s.sql is required", where);
@@ -416,7 +527,8 @@ static int check_statement(struct pg_req *req, const json_t *sql, const json_t *
 			 "%s.parameters must be a list", where);
 		return -1;
 	}
-	if (onex_sql_is_transaction_control(json_string_value(sql), json_string_length(sql))) {
+	*info = sql_info_get(req->self, json_string_value(sql), json_string_length(sql), tmp);
+	if ((*info)->txn_control) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "%s.sql: transaction control statements are not allowed; use "
 			 "db.transaction",
@@ -428,13 +540,14 @@ static int check_statement(struct pg_req *req, const json_t *sql, const json_t *
 
 /* What the simulation finds while preparing and binding, found before sending. */
 static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t *sql,
-			   const json_t *params, const char *where)
+			   const json_t *params, const char *where, const struct sql_info *info)
 {
-	struct sql_shape shape = { 0 };
+	const struct sql_shape shape = info->shape;
 	size_t len = json_string_length(sql), given = json_array_size(params);
 	st->sql = json_string_value(sql);
+	st->len = len;
+	st->sql_hash = info->hash;
 	st->params = json_is_array(params) ? params : NULL;
-	scan_sql(st->sql, len, &shape);
 	if (!shape.statement) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "payload.sql holds no statement");
@@ -450,7 +563,7 @@ static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t 
 			 "expected %d parameters, got %zu", shape.max, given);
 		return -1;
 	}
-	if (strlen(st->sql) != len) {
+	if (info->has_nul) {
 		req_fail(req, ONEX_ERR_ENVELOPE_VALIDATION_ERROR, NULL,
 			 "%s.sql contains a NUL character", where);
 		return -1;
@@ -466,8 +579,11 @@ static int shape_statement(struct pg_req *req, struct pg_stmt *st, const json_t 
 		}
 	}
 	st->nparams = shape.max;
-	st->cacheable = is_cacheable(st->sql, len);
-	if (shape.max > 0) {
+	st->cacheable = info->cacheable;
+	if (shape.max > 0 && info->used_known) {
+		memcpy(st->used_small, info->used, (size_t)shape.max);
+		st->used = st->used_small;
+	} else if (shape.max > 0) {
 		/* Second pass: which numbers the text uses (the others go as text). */
 		struct sql_shape marks = { .max = shape.max };
 		if (!(marks.used = calloc((size_t)shape.max, 1)))
@@ -498,13 +614,16 @@ static int prepare_single(struct pg_req *req, const struct onex_envelope *env)
 {
 	const json_t *sql = json_object_get(env->payload, "sql");
 	const json_t *params = json_object_get(env->payload, "parameters");
-	if (check_statement(req, sql, params, "payload") < 0)
+	const struct sql_info *info;
+	struct sql_info tmp;
+	if (check_statement(req, sql, params, "payload", &tmp, &info) < 0)
 		return -1;
-	onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql), -1);
-	if (!(req->stmts = calloc(1, sizeof(*req->stmts))))
-		ONEX_BUG("libpq db: out of memory");
+	if (info->suspicious)
+		onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql),
+					 json_string_length(sql), -1);
+	req->stmts = &req->stmt_one; /* zeroed by req_new */
 	req->n_stmts = 1;
-	return shape_statement(req, &req->stmts[0], sql, params, "payload");
+	return shape_statement(req, &req->stmts[0], sql, params, "payload", info);
 }
 
 static int prepare_transaction(struct pg_req *req, const struct onex_envelope *env)
@@ -521,20 +640,27 @@ static int prepare_transaction(struct pg_req *req, const struct onex_envelope *e
 		const json_t *s = json_array_get(list, i), *sql = json_object_get(s, "sql");
 		char where[48];
 		snprintf(where, sizeof(where), "payload.statements[%zu]", i);
-		if (check_statement(req, sql, json_object_get(s, "parameters"), where) < 0)
+		const struct sql_info *info;
+		struct sql_info tmp;
+		if (check_statement(req, sql, json_object_get(s, "parameters"), where, &tmp, &info) <
+		    0)
 			return -1;
-		onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql), json_string_length(sql),
-				(long)i);
+		if (info->suspicious)
+			onex_sql_warn_suspicious(req->self->base.env.log, env, json_string_value(sql),
+						 json_string_length(sql), (long)i);
 	}
 	if (!(req->stmts = calloc(n, sizeof(*req->stmts))))
 		ONEX_BUG("libpq db: out of memory");
 	req->n_stmts = n;
 	for (size_t i = 0; i < n; i++) {
-		const json_t *s = json_array_get(list, i);
+		const json_t *s = json_array_get(list, i), *sql = json_object_get(s, "sql");
+		const struct sql_info *info;
+		struct sql_info tmp;
 		char where[48];
 		snprintf(where, sizeof(where), "payload.statements[%zu]", i);
-		if (shape_statement(req, &req->stmts[i], json_object_get(s, "sql"),
-				    json_object_get(s, "parameters"), where) < 0) {
+		info = sql_info_get(req->self, json_string_value(sql), json_string_length(sql), &tmp);
+		if (shape_statement(req, &req->stmts[i], sql, json_object_get(s, "parameters"), where,
+				    info) < 0) {
 			/* As the simulation: the statement's error, inside the transaction. */
 			transaction_failed(&req->result, i);
 			return -1;
@@ -545,25 +671,56 @@ static int prepare_transaction(struct pg_req *req, const struct onex_envelope *e
 
 /* ---- parameters ------------------------------------------------------------------------ */
 
+/* Up to ONEX_PG_PARAMS_INLINE parameters live in the struct (on the stack); more on the heap. */
 struct pg_params {
 	int n;
+	int heap;
 	Oid *types;
 	const char **values;
 	char **owned; /* JSON text of objects and arrays */
 	char (*num)[32];
 	char *sig; /* one letter per parameter: its wire type, for the cache key */
+	Oid types_small[ONEX_PG_PARAMS_INLINE + 1];
+	const char *values_small[ONEX_PG_PARAMS_INLINE + 1];
+	char *owned_small[ONEX_PG_PARAMS_INLINE + 1];
+	char num_small[ONEX_PG_PARAMS_INLINE + 1][32];
+	char sig_small[ONEX_PG_PARAMS_INLINE + 1];
 };
 
 static void params_release(struct pg_params *p)
 {
 	for (int k = 0; k < p->n && p->owned; k++)
 		free(p->owned[k]);
-	free(p->types);
-	free(p->values);
-	free(p->owned);
-	free(p->num);
-	free(p->sig);
-	memset(p, 0, sizeof(*p));
+	if (p->heap) {
+		free(p->types);
+		free(p->values);
+		free(p->owned);
+		free(p->num);
+		free(p->sig);
+	}
+	p->n = p->heap = 0;
+	p->types = NULL;
+	p->values = NULL;
+	p->owned = NULL;
+	p->num = NULL;
+	p->sig = NULL;
+}
+
+/* snprintf(buf, 32, "%" JSON_INTEGER_FORMAT, v) without the format machinery. */
+static void format_integer(json_int_t v, char *buf)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		buf[i++] = '-';
+	while (n)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
 }
 
 /* Shortest %g text that reads back as the same double. */
@@ -618,8 +775,7 @@ static int param_value(struct pg_params *p, int k, const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_INTEGER:
-		snprintf(p->num[k], sizeof(p->num[k]), "%" JSON_INTEGER_FORMAT,
-			 json_integer_value(v));
+		format_integer(json_integer_value(v), p->num[k]);
 		p->values[k] = p->num[k];
 		return 0;
 	case JSON_REAL:
@@ -647,14 +803,29 @@ static int param_value(struct pg_params *p, int k, const json_t *v)
 static int params_build(const struct pg_stmt *st, struct pg_params *p, int with_values)
 {
 	size_t n = (size_t)st->nparams;
-	memset(p, 0, sizeof(*p));
 	p->n = st->nparams;
-	p->types = calloc(n + 1, sizeof(*p->types));
-	p->sig = calloc(n + 1, 1);
-	if (with_values) {
-		p->values = calloc(n + 1, sizeof(*p->values));
-		p->owned = calloc(n + 1, sizeof(*p->owned));
-		p->num = calloc(n + 1, sizeof(*p->num));
+	p->heap = n > ONEX_PG_PARAMS_INLINE;
+	p->values = NULL;
+	p->owned = NULL;
+	p->num = NULL;
+	if (!p->heap) {
+		p->types = p->types_small;
+		p->sig = p->sig_small;
+		p->sig[n] = '\0';
+		if (with_values) {
+			p->values = p->values_small;
+			p->owned = p->owned_small;
+			p->num = p->num_small;
+			memset(p->owned, 0, n * sizeof(*p->owned));
+		}
+	} else {
+		p->types = calloc(n + 1, sizeof(*p->types));
+		p->sig = calloc(n + 1, 1);
+		if (with_values) {
+			p->values = calloc(n + 1, sizeof(*p->values));
+			p->owned = calloc(n + 1, sizeof(*p->owned));
+			p->num = calloc(n + 1, sizeof(*p->num));
+		}
 	}
 	if (!p->types || !p->sig || (with_values && (!p->values || !p->owned || !p->num)))
 		goto oom;
@@ -1182,21 +1353,40 @@ static void check_expression(const char *def, char *out, size_t size)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
+/* snprintf(out, size, "%s", id ? id : "") without the format machinery. */
+static void copy_id(char *out, size_t size, const char *id)
+{
+	size_t n = id ? strnlen(id, size - 1) : 0;
+	memcpy(out, id ? id : "", n);
+	out[n] = '\0';
+}
+
 static struct pg_req *req_new(struct pg_db *self, const struct onex_envelope *env,
 			      onex_handler_done_cb done, void *done_arg)
 {
-	struct pg_req *req = calloc(1, sizeof(*req));
-	if (!req)
+	/*
+	 * A request is ~3.4 KiB, above malloc's per-thread cache: a fresh one
+	 * per call cost a malloc_consolidate() each time. Reuse a freed one.
+	 */
+	struct pg_req *req = self->spare;
+	if (req) {
+		self->spare = req->queue_next;
+		self->n_spare--;
+	} else if (!(req = malloc(sizeof(*req)))) {
 		ONEX_BUG("libpq db: out of memory");
+	}
+	/* The small fields zeroed; the result's text buffers only emptied. */
+	memset(req, 0, offsetof(struct pg_req, result));
+	req->result.ok = 0;
+	req->result.payload = req->result.error_extra = NULL;
+	onex_error_clear(&req->result.error);
 	req->self = self;
 	req->done = done;
 	req->done_arg = done_arg;
 	req->failed_stmt = -1;
 	req->payload = json_incref((json_t *)env->payload);
-	snprintf(req->correlation_id, sizeof(req->correlation_id), "%s",
-		 env->correlation_id ? env->correlation_id : "");
-	snprintf(req->envelope_id, sizeof(req->envelope_id), "%s",
-		 env->envelope_id ? env->envelope_id : "");
+	copy_id(req->correlation_id, sizeof(req->correlation_id), env->correlation_id);
+	copy_id(req->envelope_id, sizeof(req->envelope_id), env->envelope_id);
 	req->next = self->all;
 	if (req->next)
 		req->next->prev = req;
@@ -1214,14 +1404,32 @@ static void req_free(struct pg_req *req)
 	if (req->next)
 		req->next->prev = req->prev;
 	for (size_t i = 0; i < req->n_stmts; i++)
-		free(req->stmts[i].used);
-	free(req->stmts);
+		if (req->stmts[i].used != req->stmts[i].used_small)
+			free(req->stmts[i].used);
+	if (req->stmts != &req->stmt_one)
+		free(req->stmts);
 	free(req->key);
 	json_decref(req->payload);
 	json_decref(req->results);
 	json_decref(req->rows);
 	onex_handler_result_release(&req->result);
-	free(req);
+	if (self->n_spare < ONEX_PG_REQUESTS_SPARE && !self->shut) {
+		req->queue_next = self->spare;
+		self->spare = req;
+		self->n_spare++;
+	} else {
+		free(req);
+	}
+}
+
+static void spare_free(struct pg_db *self)
+{
+	while (self->spare) {
+		struct pg_req *req = self->spare;
+		self->spare = req->queue_next;
+		free(req);
+	}
+	self->n_spare = 0;
 }
 
 static const char *req_corr(const struct pg_req *req)
@@ -1289,20 +1497,15 @@ static void queue_fail_all(struct pg_db *self, const char *message)
 
 /* ---- the statement cache (per connection) -------------------------------------------------- */
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = UINT64_C(14695981039346656037);
-	while (n--)
-		h = (h ^ (unsigned char)*p++) * UINT64_C(1099511628211);
-	return h;
-}
-
-static struct cached_stmt *cache_find(struct pg_conn *c, const struct pg_req *req)
+/* The entry whose key is the statement's SQL, '\x1f', its parameters' signature. */
+static struct cached_stmt *cache_find(struct pg_conn *c, const struct pg_req *req,
+				      const struct pg_stmt *st, const char *sig, size_t n)
 {
 	for (unsigned i = 0; i < c->cached; i++) {
 		struct cached_stmt *e = &c->cache[i];
 		if (e->hash == req->key_hash && e->key_len == req->key_len &&
-		    memcmp(e->key, req->key, req->key_len) == 0)
+		    memcmp(e->key, st->sql, st->len) == 0 && e->key[st->len] == '\x1f' &&
+		    memcmp(e->key + st->len + 1, sig, n) == 0)
 			return e;
 	}
 	return NULL;
@@ -1445,25 +1648,30 @@ static void send_lookup(struct pg_conn *c)
 	conn_sent(c, PQsendQueryParams(c->pg, sql, 3, NULL, values, NULL, NULL, 0), PH_LOOKUP, 0);
 }
 
-/* The cache key of the current statement: parameter wire types + SQL. */
-static int statement_key(struct pg_req *req)
+/*
+ * The statement's parameter signature (wire types, one letter each) into
+ * sig, and the hash and length of its cache key: SQL, '\x1f', signature.
+ */
+static void statement_sig(struct pg_req *req, const struct pg_stmt *st, char *sig)
 {
-	const struct pg_stmt *st = &req->stmts[req->i];
-	struct pg_params p;
-	size_t len = strlen(st->sql);
-	if (params_build(st, &p, 0) < 0)
-		return -1;
+	size_t n = (size_t)st->nparams;
+	uint64_t h = st->sql_hash;
+	for (size_t k = 0; k < n; k++)
+		sig[k] = param_sig(json_array_get(st->params, k), st->used[k]);
+	h = fnv1a_more(h, "\x1f", 1);
+	req->key_hash = fnv1a_more(h, sig, n);
+	req->key_len = st->len + 1 + n;
+}
+
+/* The key itself, for cache_add() once the statement is prepared. */
+static int statement_key(struct pg_req *req, const struct pg_stmt *st, const char *sig)
+{
 	free(req->key);
-	req->key_len = (size_t)p.n + 1 + len;
-	if (!(req->key = malloc(req->key_len))) {
-		params_release(&p);
+	if (!(req->key = malloc(req->key_len)))
 		return -1;
-	}
-	memcpy(req->key, p.sig, (size_t)p.n);
-	req->key[p.n] = '\x1f';
-	memcpy(req->key + p.n + 1, st->sql, len);
-	req->key_hash = fnv1a(req->key, req->key_len);
-	params_release(&p);
+	memcpy(req->key, st->sql, st->len);
+	req->key[st->len] = '\x1f';
+	memcpy(req->key + st->len + 1, sig, req->key_len - st->len - 1);
 	return 0;
 }
 
@@ -1476,17 +1684,30 @@ static void start_statement(struct pg_conn *c, size_t i)
 	req->row_count = req->rows_seen = 0;
 	json_decref(req->rows);
 	req->rows = req->op == OP_EXECUTE ? NULL : json_array();
+	char sig_small[ONEX_PG_PARAMS_INLINE];
+	char *sig = sig_small;
 	if (!st->cacheable) {
 		send_execute(c, 0);
 		return;
 	}
-	if (statement_key(req) < 0) {
+	if ((size_t)st->nparams > sizeof(sig_small) && !(sig = malloc((size_t)st->nparams))) {
 		req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, NULL, "out of memory");
 		req_next(c);
 		return;
 	}
-	if ((e = cache_find(c, req))) {
-		snprintf(req->stmt_name, sizeof(req->stmt_name), "%s", e->name);
+	statement_sig(req, st, sig);
+	e = cache_find(c, req, st, sig, (size_t)st->nparams);
+	if (!e && statement_key(req, st, sig) < 0) {
+		if (sig != sig_small)
+			free(sig);
+		req_fail(req, ONEX_ERR_HANDLER_EXECUTION_ERROR, NULL, "out of memory");
+		req_next(c);
+		return;
+	}
+	if (sig != sig_small)
+		free(sig);
+	if (e) {
+		memcpy(req->stmt_name, e->name, sizeof(req->stmt_name)); /* both 32, terminated */
 		send_execute(c, 1);
 	} else if (c->cached == ONEX_PG_STATEMENTS_CACHED_MAX) {
 		send_simple(c, "DEALLOCATE ALL", PH_DEALLOCATE);
@@ -1576,6 +1797,22 @@ static void on_result(struct pg_conn *c, const PGresult *res)
 	}
 }
 
+/*
+ * onex_handler_result_ok() without its memset of the ~3 KiB result: a
+ * request that has not failed still holds the result req_new() (or
+ * req_unfail()) left, no error and nothing to release.
+ */
+static void result_ok(struct pg_req *req, json_t *payload)
+{
+	if (req->result.payload || req->result.error_extra ||
+	    onex_error_is_set(&req->result.error)) {
+		onex_handler_result_ok(&req->result, payload); /* as before */
+		return;
+	}
+	req->result.ok = 1;
+	req->result.payload = payload;
+}
+
 /* The request on c is over and c is healthy: free c, deliver, run the queue. */
 static void req_complete(struct pg_conn *c)
 {
@@ -1621,10 +1858,18 @@ static void statement_done(struct pg_conn *c)
 {
 	struct pg_req *req = c->req;
 	json_t *rows = req->rows ? req->rows : json_array();
-	json_t *one = json_pack("{s:o,s:I}", "rows", rows, "row_count", req->row_count);
+	json_t *one = json_object();
 	req->rows = NULL;
+	if (!one) {
+		json_decref(rows); /* as json_pack: NULL when out of memory */
+	} else if (json_object_set_new_nocheck(one, "rows", rows) < 0 ||
+		   json_object_set_new_nocheck(one, "row_count", json_integer(req->row_count)) <
+			   0) {
+		json_decref(one);
+		one = NULL;
+	}
 	if (req->op != OP_TRANSACTION) {
-		onex_handler_result_ok(&req->result, one);
+		result_ok(req, one);
 		req_complete(c);
 		return;
 	}
@@ -1662,7 +1907,7 @@ static void req_next(struct pg_conn *c)
 		statement_done(c);
 		break;
 	case PH_COMMIT:
-		onex_handler_result_ok(&req->result,
+		result_ok(req,
 				       json_pack("{s:O,s:I}", "results", req->results, "row_count",
 						 req->total));
 		req_complete(c);
@@ -2364,6 +2609,8 @@ static void db_free(struct onex_handler *h)
 	for (size_t i = 0; i < self->n_keywords; i++)
 		free(self->values[i]);
 	free(self->dsn_options);
+	sql_cache_clear(self);
+	spare_free(self);
 	free(self->conns);
 	free(self);
 }

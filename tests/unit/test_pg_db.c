@@ -485,6 +485,15 @@ static void test_parameters(void **state)
 	assert_int_equal(json_integer_value(cell(o, 0, "a")), 20);
 	assert_int_equal(json_integer_value(cell(o, 0, "b")), 10);
 	assert_int_equal(json_integer_value(cell(o, 0, "c")), 20);
+	/* Integers are sent as their decimal text, both ends of bigint included. */
+	o = sql(&w, "db.query", "SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d, $5 AS e",
+		"[-9223372036854775808, 0, -1, 9223372036854775807, 1234567890]");
+	assert_ok(o);
+	assert_true(json_integer_value(cell(o, 0, "a")) == INT64_MIN);
+	assert_int_equal(json_integer_value(cell(o, 0, "b")), 0);
+	assert_int_equal(json_integer_value(cell(o, 0, "c")), -1);
+	assert_true(json_integer_value(cell(o, 0, "d")) == INT64_MAX);
+	assert_int_equal(json_integer_value(cell(o, 0, "e")), 1234567890);
 	o = sql(&w, "db.query", "SELECT $10 AS x", "[1,2,3,4,5,6,7,8,9,10]");
 	assert_ok(o);
 	assert_int_equal(json_integer_value(cell(o, 0, "x")), 10);
@@ -824,6 +833,85 @@ static void test_suspicious_sql_is_logged(void **state)
 	world_close(&w);
 }
 
+static int log_count(const struct test_log *t, enum onex_log_level level, const char *text)
+{
+	int n = 0;
+	for (int i = 0; i < t->n; i++)
+		n += t->level[i] == level && strstr(t->message[i], text) != NULL;
+	return n;
+}
+
+/*
+ * The checks' findings are kept per SQL text: a text seen again (cached),
+ * one evicted by many others, one too long to keep and one with more
+ * placeholders than a request holds inline all get the same answers.
+ */
+static void test_sql_text_cache_gives_the_same_answers(void **state)
+{
+	struct world w;
+	struct outcome *o;
+	char text[ONEX_PG_SQL_TEXT_CACHED_MAX + 200];
+	(void)state;
+	world_open(&w, NULL);
+	fixture(&w);
+	w.log.n = 0;
+	for (int round = 0; round < 3; round++) {
+		o = sql(&w, "db.query", "SELECT ? AS x", "[1]");
+		assert_string_equal(o->error.text, "unsupported placeholder '?': use $1, $2, ...");
+		o = sql(&w, "db.query", "SELECT $1 AS a, $2 AS b", "[1]");
+		assert_string_equal(o->error.text, "expected 2 parameters, got 1");
+		o = call(&w, "db.execute", "{\"sql\": \"BEGIN\"}");
+		assert_non_null(strstr(o->error.text, "use db.transaction"));
+		o = call(&w, "db.query", "{\"sql\": \"SELECT 1\\u0000; DROP TABLE users\"}");
+		assert_string_equal(o->error.text, "payload.sql contains a NUL character");
+		o = call(&w, "db.query", "{\"sql\": \"  -- only a comment\"}");
+		assert_string_equal(o->error.text, "payload.sql holds no statement");
+		o = sql(&w, "db.query", "SELECT $1 AS a, $3 AS c", "[1, \"skipped\", 3]");
+		assert_ok(o);
+		assert_int_equal(json_integer_value(cell(o, 0, "c")), 3);
+		o = sql(&w, "db.query", "SELECT email FROM users WHERE id = $1 UNION SELECT 'x'",
+			"[1]");
+		assert_ok(o);
+		/* The warning is logged every time, not only when the text is first seen. */
+		assert_int_equal(log_count(&w.log, ONEX_LOG_WARN, "UNION-outside-subquery"),
+				 round + 1);
+	}
+	/* 17 placeholders (more than a request holds inline), $2..$16 skipped. */
+	o = sql(&w, "db.query", "SELECT $1 AS a, $17 AS q",
+		"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]");
+	assert_ok(o);
+	assert_int_equal(json_integer_value(cell(o, 0, "q")), 17);
+	/* Too long to keep: checked afresh each time. */
+	int n = snprintf(text, sizeof(text), "SELECT $1 AS x /* ");
+	memset(text + n, 'c', ONEX_PG_SQL_TEXT_CACHED_MAX);
+	snprintf(text + n + ONEX_PG_SQL_TEXT_CACHED_MAX, sizeof(text) - (size_t)n - ONEX_PG_SQL_TEXT_CACHED_MAX, " */");
+	for (int round = 0; round < 2; round++) {
+		o = sql(&w, "db.query", text, "[7]");
+		assert_ok(o);
+		assert_int_equal(json_integer_value(cell(o, 0, "x")), 7);
+		o = sql(&w, "db.query", text, "[]");
+		assert_string_equal(o->error.text, "expected 1 parameters, got 0");
+	}
+	/* Many texts: the first ones are evicted, then seen again. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < (int)ONEX_PG_SQL_TEXTS_CACHED * 2; i++) {
+			char q[64];
+			snprintf(q, sizeof(q), "SELECT %d + $1 AS x", i);
+			o = sql(&w, "db.query", q, "[1]");
+			assert_ok(o);
+			assert_int_equal(json_integer_value(cell(o, 0, "x")), i + 1);
+		}
+	}
+	/* The same text twice in one transaction. */
+	o = call(&w, "db.transaction",
+		 "{\"statements\": [{\"sql\": \"SELECT $1 AS x\", \"parameters\": [1]},"
+		 " {\"sql\": \"SELECT $1 AS x\", \"parameters\": []}]}");
+	assert_false(o->ok);
+	assert_string_equal(o->error.text,
+			    "transaction rolled back: statement 1: expected 1 parameters, got 0");
+	world_close(&w);
+}
+
 static void test_pool_runs_six_with_five(void **state)
 {
 	struct world w;
@@ -1157,6 +1245,7 @@ int main(void)
 		cmocka_unit_test(test_errors_never_carry_parameters),
 		cmocka_unit_test(test_sql_injection_is_inert),
 		cmocka_unit_test(test_suspicious_sql_is_logged),
+		cmocka_unit_test(test_sql_text_cache_gives_the_same_answers),
 		cmocka_unit_test(test_pool_runs_six_with_five),
 		cmocka_unit_test(test_prepared_statements_are_reused),
 		cmocka_unit_test(test_bounds_timeout_copy),
