@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,4 +174,25 @@ const char *spawn_line(const char *text, size_t n, char *buf, size_t size)
 	memcpy(buf, text, len);
 	buf[len] = '\0';
 	return buf;
+}
+
+pid_t spawn_background(const char *const argv[], const char *const env[],
+		       const char *log_path)
+{
+	pid_t parent = getpid(), pid = fork();
+	if (pid != 0)
+		return pid;
+	int err_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent || err_fd < 0 || null_fd < 0)
+		_exit(126);
+	dup2(null_fd, 0);
+	dup2(null_fd, 1);
+	dup2(err_fd, 2);
+	for (size_t i = 0; env && env[i]; i++)
+		putenv((char *)env[i]);
+	execv(argv[0], (char *const *)argv);
+	dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
 }

@@ -38,6 +38,18 @@ int spawn_run(const char *const argv[], const struct spawn_opts *opts,
 	      struct spawn_result *res);
 void spawn_result_release(struct spawn_result *res);
 
+/*
+ * Start argv[0] (a path) in the background: stdin and stdout on
+ * /dev/null, stderr into the file `log_path` (truncated), the "K=V"
+ * strings of `env` (NULL-ended, may be NULL) added to its environment.
+ * The child gets SIGKILL when the test process dies, so no server or host
+ * outlives a crashed test. Returns its PID (the caller stops it by PID and
+ * reaps it), or -1 when fork failed. A child that cannot open its files
+ * exits 126; one that cannot exec exits 127 with the reason in the log.
+ */
+pid_t spawn_background(const char *const argv[], const char *const env[],
+		       const char *log_path);
+
 /* "$ONEX_BIN/name" (ONEX_BIN defaults to build/bin) into buf. */
 const char *spawn_bin(const char *name, char *buf, size_t size);
 

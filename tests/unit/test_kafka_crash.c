@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,23 +74,10 @@ static void host_spawn(struct host_proc *p, const char *log_name)
 	p->answered = 0;
 	if (access(bin, X_OK) != 0)
 		fail_msg("%s is not built", bin);
-	pid_t parent = getpid();
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (p->pid == 0) {
-		int err_fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* no host outlives a crashed test */
-		if (getppid() != parent || err_fd < 0 || null_fd < 0)
-			_exit(126);
-		dup2(null_fd, 0);
-		dup2(null_fd, 1);
-		dup2(err_fd, 2);
-		setenv("SHUTDOWN_GRACE_SECONDS", "5", 1);
-		execl(bin, bin, contract, "--inflight", "100", (char *)NULL);
-		dprintf(2, "exec %s: %s\n", bin, strerror(errno));
-		_exit(127);
-	}
+	const char *argv[] = { bin, contract, "--inflight", "100", NULL };
+	const char *env[] = { "SHUTDOWN_GRACE_SECONDS=5", NULL };
+	p->pid = spawn_background(argv, env, p->log);
+	assert_true(p->pid > 0);
 }
 
 /* Exit status as spawn.h reports it: the code, or -signal. */

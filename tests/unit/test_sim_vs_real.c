@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -468,23 +467,9 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 	write_clock(clock_file, "+0\n");
 	host_env(env, conninfo, clock_file, envp);
 
-	pid_t parent = getpid(), pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int err_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* no host outlives a crashed test */
-		if (getppid() != parent || err_fd < 0 || null_fd < 0)
-			_exit(126);
-		dup2(null_fd, 0);
-		dup2(null_fd, 1);
-		dup2(err_fd, 2);
-		for (int i = 0; envp[i]; i++)
-			putenv((char *)envp[i]);
-		execl(host_bin, host_bin, "--id-seed", seed, contract, (char *)NULL);
-		dprintf(2, "exec %s: %s\n", host_bin, strerror(errno));
-		_exit(127);
-	}
+	const char *argv[] = { host_bin, "--id-seed", seed, contract, NULL };
+	pid_t pid = spawn_background(argv, envp, log);
+	assert_true(pid > 0);
 	/* librdkafka's threads run once the bus logs that it consumes: then freeze the clock. */
 	for (int waited = 0;; waited += 20) {
 		char *text = slurp(log);
