@@ -63,6 +63,7 @@ static struct kafka_mock kmock;
 static int servers_up, san;
 static char *paths[SCENARIOS_MAX];
 static size_t path_count;
+static char collect_problem[1024]; /* the first scenario that could not be taken */
 
 /* ---- the scenarios marked real: true ------------------------------------------- */
 
@@ -77,9 +78,16 @@ static int collect(const char *path, const struct stat *st, int type, struct FTW
 	struct onex_error err;
 	onex_error_clear(&err);
 	const char *only = getenv("ONEX_DIFF_FILTER"); /* run the scenarios whose path has it */
-	if (onex_scenario_load(path, &sc, &err) == 0 && sc->real && path_count < SCENARIOS_MAX &&
-	    (!only || strstr(path, only)))
-		paths[path_count++] = strdup(path);
+	if (onex_scenario_load(path, &sc, &err) < 0) {
+		if (!collect_problem[0])
+			snprintf(collect_problem, sizeof(collect_problem), "%.400s: %.600s", path, err.text);
+	} else if (sc->real && (!only || strstr(path, only))) {
+		if (path_count < SCENARIOS_MAX)
+			paths[path_count++] = strdup(path);
+		else if (!collect_problem[0])
+			snprintf(collect_problem, sizeof(collect_problem),
+				 "%.400s: more than %d real: true scenarios", path, SCENARIOS_MAX);
+	}
 	onex_scenario_free(sc);
 	return 0;
 }
@@ -428,7 +436,8 @@ static char *slurp(const char *path)
 
 static struct {
 	pid_t pid;
-	char log[128], name[128];
+	char log[128], name[128], topic[64];
+	size_t replies; /* read from `topic` while the host ran: nothing may follow them */
 } stopping[SCENARIOS_MAX];
 static size_t stopping_count;
 
@@ -513,9 +522,35 @@ static unsigned run_kafka(const char *path, const struct onex_scenario *sc,
 		stopping[stopping_count].pid = pid;
 		snprintf(stopping[stopping_count].log, sizeof(stopping[0].log), "%s", log);
 		snprintf(stopping[stopping_count].name, sizeof(stopping[0].name), "%s", sc->name);
+		snprintf(stopping[stopping_count].topic, sizeof(stopping[0].topic), "%s", out);
+		stopping[stopping_count].replies = json_array_size(sim->replies);
 		stopping_count++;
 	}
 	return d;
+}
+
+/*
+ * After host i exited 0 (its replies are all flushed): the output topic
+ * must hold nothing after the replies that were compared, so a duplicate
+ * or extra reply fails the test. 1 when there is one, else 0.
+ */
+static unsigned extra_replies(size_t i)
+{
+	char from[32];
+	struct spawn_result res;
+	snprintf(from, sizeof(from), "%zu", stopping[i].replies);
+	const char *consume[] = { KCAT, "-b", kmock.bootstrap, "-C", "-t", stopping[i].topic,
+				  "-o", from, "-e", "-q", "-f", "%s\\n", "-X",
+				  "fetch.wait.max.ms=5", NULL };
+	struct spawn_opts co = { .timeout_ms = 15000 };
+	assert_int_equal(spawn_run(consume, &co, &res), 0);
+	unsigned bad = res.exit_code != 0 || res.out_len > 0;
+	if (bad)
+		print_message("%s: kafka: replies beyond the %zu compared (kcat exit %d):\n%.3000s%s\n",
+			      stopping[i].name, stopping[i].replies, res.exit_code, res.out,
+			      res.err);
+	spawn_result_release(&res);
+	return bad;
 }
 
 /* Wait for the Kafka hosts told to stop; a host that does not exit 0 is a failure. */
@@ -544,6 +579,8 @@ static unsigned stop_hosts(void)
 				      (unsigned)status, host_log + (n > 3000 ? n - 3000 : 0));
 			free(host_log);
 			failed++;
+		} else {
+			failed += extra_replies(i);
 		}
 		if (!getenv("ONEX_TEST_KEEP"))
 			unlink(stopping[i].log);
@@ -602,6 +639,8 @@ static void test_enough_real_scenarios(void **state)
 {
 	(void)state;
 	int with_http = 0, with_db = 0;
+	if (collect_problem[0]) /* no scenario drops out silently */
+		fail_msg("%s", collect_problem);
 	if (getenv("ONEX_DIFF_FILTER"))
 		skip(); /* a subset was asked for */
 	if (path_count < REAL_MIN)
