@@ -259,8 +259,9 @@ static int tbus_publish(struct onex_bus *base, const char *topic, const char *ke
 		if (onex_bus_publish(bus->inner, topic, key, data, len, NULL, NULL, err) < 0)
 			return publish_refused(w, first, 2, err);
 	}
+	/* With a duplicate, its first copy is out already: only the second is refused. */
 	if (onex_bus_publish(bus->inner, topic, key, data, len, done, done_arg, err) < 0)
-		return publish_refused(w, first, duplicate ? 2 : 1, err);
+		return publish_refused(w, first + (size_t)duplicate, 1, err);
 	return 0;
 }
 
