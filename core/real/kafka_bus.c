@@ -169,7 +169,7 @@ struct kafka_bus {
 	struct pub *pubs; /* every struct pub alive */
 
 	/* Health. */
-	int brokers_up[2], brokers_known[2]; /* -1 until the first statistics */
+	int brokers_up[2]; /* -1 until the first statistics */
 	int reachable[2]; /* a connection UP (bootstrap or broker): 1, none: 0, -1 unknown */
 	uint64_t created_ns;
 	char last_error[512];
@@ -656,19 +656,17 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	json_t *root = json_loadb(json, len, 0, NULL);
 	json_t *brokers = json_object_get(root, "brokers"), *broker;
 	const char *name;
-	int up = 0, known = 0, any_up = 0;
+	int up = 0, any_up = 0;
 	json_object_foreach(brokers, name, broker) {
 		const char *state = json_string_value(json_object_get(broker, "state"));
 		int is_up = state && strcmp(state, "UP") == 0;
 		any_up |= is_up;
 		if (json_integer_value(json_object_get(broker, "nodeid")) < 0)
 			continue; /* a bootstrap address, not a broker yet */
-		known++;
 		up += is_up;
 	}
 	if (root) {
 		bus->brokers_up[index] = up;
-		bus->brokers_known[index] = known;
 		bus->reachable[index] = any_up;
 	}
 	json_decref(root);
@@ -1840,7 +1838,6 @@ static struct onex_bus *kafka_create(const struct onex_bus_env *env,
 	bus->pipe_r = bus->pipe_w = -1;
 	bus->fetch_wait_ms = bus->session_timeout_ms = -1;
 	bus->brokers_up[CONSUMER] = bus->brokers_up[PRODUCER] = -1;
-	bus->brokers_known[CONSUMER] = bus->brokers_known[PRODUCER] = -1;
 	bus->reachable[CONSUMER] = bus->reachable[PRODUCER] = -1;
 	bus->created_ns = onex_loop_now_ns(env->loop);
 	if (read_config(bus, config, err) < 0 || connect_loop(bus, err) < 0) {
