@@ -983,9 +983,10 @@ static int expand_slot(struct loader *ld, struct onex_yaml_node **slot,
 	struct text_buf t = { 0 };
 	char vars[ENV_VARS_TEXT_BYTES] = "";
 	int found = 0;
-	if (node->done == EXPANDED_MARK || !is_string_scalar(ld, node) ||
+	/* Cheap tests first: most values hold no '$'. */
+	if (node->done == EXPANDED_MARK || node->kind != ONEX_YAML_SCALAR ||
 	    !memchr(node->value, '$', node->length) ||
-	    memchr(node->value, '\0', node->length))
+	    memchr(node->value, '\0', node->length) || !is_string_scalar(ld, node))
 		return 0;
 	if (expand_text(ld, node, path, &t, &found, vars)) {
 		free(t.data);

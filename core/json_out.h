@@ -2,7 +2,8 @@
  * json_out.h - a growable byte buffer and a direct compact JSON writer that
  * produces exactly the bytes json_dumps(v, JSON_COMPACT) produces with the
  * jansson this project links (keys in insertion order, UTF-8 kept, the
- * same escapes, reals through jansson itself), without building a tree or
+ * same escapes and number forms: short exact reals written directly, the
+others through snprintf with jansson's format), without building a tree or
  * the per-container loop-check bookkeeping json_dump_callback does.
  *
  * The host encodes every reply with it (envelope.c onex_envelope_write_reply);
