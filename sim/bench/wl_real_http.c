@@ -68,6 +68,8 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	struct onex_hist h;
 	char url[256];
 	int rc = -1;
+	size_t got = 0;
+	CURL *e = NULL; /* the reference loop's easy handle */
 	memset(&u, 0, sizeof(u));
 	memset(&srv, 0, sizeof(srv));
 	onex_error_clear(&err);
@@ -105,8 +107,7 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	u.req.handler_type = ONEX_HANDLER_HTTP;
 
 	/* The reference: a bare libcurl easy handle, same URL, one reused connection. */
-	size_t got = 0;
-	CURL *e = curl_easy_init();
+	e = curl_easy_init();
 	if (!e) {
 		snprintf(res->note, sizeof(res->note), "curl_easy_init failed");
 		goto out;
@@ -130,27 +131,26 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 	unsigned long per_round = n / rounds;
 	double ratios[HTTP_ROUNDS], unit_ns = 0, ref_ns = 0, cpu = 0;
 	long hwm = -1;
-	unsigned conns0 = http_server_connections(&srv);
+	unsigned conns = 0; /* opened by the bare loop after its warm-up */
 	for (unsigned r = 0; r < rounds; r++) {
 		double unit_round = (double)onex_bench_real_unit_round(http_one, &u, per_round, &h, &cpu);
 		if (unit_round == 0)
 			goto lost;
 		if (r == 0)
 			hwm = onex_bench_vmhwm_kb();
+		unsigned conns0 = http_server_connections(&srv);
 		uint64_t r0 = onex_bench_wall_ns();
 		for (unsigned long i = 0; i < per_round; i++)
 			if (bare_one(e) < 0) {
 				snprintf(res->note, sizeof(res->note), "bare libcurl GET %s failed", url);
-				curl_easy_cleanup(e);
 				goto out;
 			}
 		double ref_round = (double)(onex_bench_wall_ns() - r0);
+		conns += http_server_connections(&srv) - conns0;
 		unit_ns += unit_round;
 		ref_ns += ref_round;
 		ratios[r] = ref_round / unit_round; /* rate ratio: unit / reference */
 	}
-	unsigned conns = http_server_connections(&srv) - conns0;
-	curl_easy_cleanup(e);
 	double total = (double)(per_round * rounds);
 	double unit_total = total / (unit_ns / 1e9), ref_total = total / (ref_ns / 1e9);
 	double ratio = onex_stats_median(ratios, rounds);
@@ -185,6 +185,8 @@ int onex_bench_real_http_run(struct onex_bench_ctx *ctx, struct onex_bench_resul
 lost:
 	snprintf(res->note, sizeof(res->note), "http.get %s through the libcurl unit failed", url);
 out:
+	if (e)
+		curl_easy_cleanup(e);
 	if (u.req.json)
 		json_decref(u.req.json);
 	if (u.call.h) {
