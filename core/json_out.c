@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "utf8.h"
 
 void onex_json_out_init(struct onex_json_out *o)
 {
@@ -74,34 +75,6 @@ void onex_json_out_bytes(struct onex_json_out *o, const char *s, size_t n)
 	o->data[o->len] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-	unsigned char u = s[0];
-	size_t count;
-	uint32_t value;
-	if (u >= 0xC2 && u <= 0xDF)
-		count = 2, value = u & 0x1F;
-	else if (u >= 0xE0 && u <= 0xEF)
-		count = 3, value = u & 0x0F;
-	else if (u >= 0xF0 && u <= 0xF4)
-		count = 4, value = u & 0x07;
-	else
-		return 0; /* continuation byte, C0/C1, or beyond U+10FFFF */
-	if (count > n)
-		return 0;
-	for (size_t i = 1; i < count; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-		value = (value << 6) | (s[i] & 0x3F);
-	}
-	if (value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF) ||
-	    (count == 2 && value < 0x80) || (count == 3 && value < 0x800) ||
-	    (count == 4 && value < 0x10000))
-		return 0;
-	return count;
-}
-
 void onex_json_out_string(struct onex_json_out *o, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -122,7 +95,7 @@ void onex_json_out_string(struct onex_json_out *o, const char *str, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t k = utf8_sequence(s + i, n - i);
+			size_t k = onex_utf8_sequence(s + i, n - i);
 			if (!k) {
 				o->failed = 1; /* jansson refuses it too */
 				o->data[o->len] = '\0';

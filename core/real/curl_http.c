@@ -31,6 +31,7 @@
 
 #include "handler_type.h"
 #include "limits.h"
+#include "utf8.h"
 #include "log.h"
 #include "loop.h"
 #include "version.h"
@@ -211,34 +212,6 @@ static char *url_redact(const char *url)
 	return out;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2, cp = s[0] & 0x1Fu;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3, cp = s[0] & 0x0Fu;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0u) != 0x80u)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return len;
-}
-
 /* A JSON string of n bytes; bytes that break UTF-8 become U+FFFD. */
 static json_t *text_lossy(const char *text, size_t n)
 {
@@ -250,7 +223,7 @@ static json_t *text_lossy(const char *text, size_t n)
 	if (n > (SIZE_MAX - 1) / 3 || !(copy = malloc(n * 3 + 1)))
 		return NULL;
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_seq((const unsigned char *)text + i, n - i);
+		size_t len = onex_utf8_sequence((const unsigned char *)text + i, n - i);
 		if (len) {
 			memcpy(copy + out, text + i, len);
 			out += len;

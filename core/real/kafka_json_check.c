@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "limits.h"
+#include "utf8.h"
 
 #define DEPTH_MAX ONEX_KAFKA_JSON_CHECK_DEPTH_MAX /* jansson allows 2048 */
 #define KEYS_MAX ONEX_KAFKA_JSON_CHECK_KEYS_MAX   /* per object, for the duplicate check */
@@ -40,33 +41,9 @@ static int digit_at(const struct cur *c)
 /* One UTF-8 sequence (first byte >= 0x80), as strict as jansson's check. */
 static int utf8(struct cur *c)
 {
-	const unsigned char *s = c->p;
-	unsigned n;
-	uint32_t v;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		n = 2;
-		v = s[0] & 0x1Fu;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		n = 3;
-		v = s[0] & 0x0Fu;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		n = 4;
-		v = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if ((size_t)(c->end - s) < n)
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xC0u) != 0x80u)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3Fu);
-	}
-	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
-	    (v >= 0xD800 && v <= 0xDFFF))
-		return 0;
+	size_t n = onex_utf8_sequence(c->p, (size_t)(c->end - c->p));
 	c->p += n;
-	return 1;
+	return n > 1;
 }
 
 /* A string, c->p at its opening quote; *escaped: it holds a backslash. */
