@@ -258,6 +258,19 @@ static void test_sampled_regression_needs_size_and_significance(void **state)
 	assert_int_equal(gate_sampled(slow, fast, "x86_64-test-2cpu", 0, &text), 0);
 	assert_non_null(strstr(text, "improved"));
 	free(text);
+
+	/* Significant (the samples do not overlap) but under the 5 % threshold: ok. */
+	static const double a_bit_slower[9] = { 102, 103, 104, 105, 106, 107, 108, 109, 110 };
+	assert_int_equal(gate_sampled(fast, a_bit_slower, "x86_64-test-2cpu", 0, &text), 0);
+	assert_null(strstr(text, "REGRESSION"));
+	assert_non_null(strstr(text, "ok"));
+	free(text);
+
+	/* 20 % worse by the median, but so noisy that it is not significant. */
+	static const double noisy[9] = { 60, 70, 80, 124, 125, 126, 127, 160, 200 };
+	assert_int_equal(gate_sampled(fast, noisy, "x86_64-test-2cpu", 0, &text), 0);
+	assert_non_null(strstr(text, "worse, not significant"));
+	free(text);
 }
 
 static void test_reference_figures_are_not_gated(void **state)
